@@ -1,0 +1,44 @@
+"""Numba backend: the parameters themselves are the artifact (`params.npz`); kernels score them."""
+
+import io
+from functools import partial
+
+import numpy as np
+
+from models.backends.spec import ScoreFn
+from models.detectors.spec import Params
+from models.kernels import ecdf, histogram, linear, neighbors, trees
+
+KERNELS = {
+    "iforest": trees.score,
+    "ecod": ecdf.score,
+    "copod": ecdf.score,
+    "hbos": histogram.score,
+    "knn": neighbors.score_knn,
+    "lof": neighbors.score_lof,
+    "pca": linear.score_pca,
+    "ocsvm": linear.score_ocsvm,
+}
+
+
+class NumbaBackend:
+    """Single-threaded Numba kernels over the extracted parameters."""
+
+    name = "numba"
+    artifact = "params.npz"
+
+    def supports(self, detector: str) -> bool:
+        """Every registered detector has a Numba kernel."""
+        return detector in KERNELS
+
+    def compile(self, detector: str, params: Params, n_features: int) -> bytes:
+        """The parameters as an uncompressed `.npz` (fast to load, no pickles)."""
+        buffer = io.BytesIO()
+        np.savez(buffer, **params)
+        return buffer.getvalue()
+
+    def load(self, detector: str, artifact: bytes) -> ScoreFn:
+        """The detector's kernel bound to the stored parameters."""
+        with np.load(io.BytesIO(artifact), allow_pickle=False) as stored:
+            params = {name: stored[name] for name in stored.files}
+        return partial(KERNELS[detector], params)

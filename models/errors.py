@@ -1,0 +1,43 @@
+"""Errors of the model layer: each says what happened and what to do next.
+
+Third-party failures (PyOD, scikit-learn, ONNX Runtime, the filesystem) are translated into these
+once, where they happen; the CLI maps them to exit codes and later the APIs to status codes.
+"""
+
+
+class ModelError(Exception):
+    """Base class: a model operation could not be done; the message tells the user why."""
+
+    exit_code = 1
+
+
+class InvalidInput(ModelError):
+    """The data is unusable: wrong feature count, non-finite or non-numeric values, empty file."""
+
+    exit_code = 2
+
+
+class InvalidSpec(ModelError):
+    """The request names an unknown detector, backend or parameter, or a value out of range."""
+
+    exit_code = 2
+
+
+class ModelNotFound(ModelError):
+    """No such model or version in the store."""
+
+    exit_code = 2
+
+
+class IntegrityError(ModelError):
+    """A stored version is tampered with or half-written; it is refused, never loaded."""
+
+
+class ParityFailed(ModelError):
+    """The compiled scorer disagrees with the reference beyond tolerance; nothing was published."""
+
+
+class CompileError(ModelError):
+    """The fitted detector cannot be compiled by the chosen backend."""
+
+    exit_code = 2

@@ -1,0 +1,57 @@
+"""A loaded model version: the compiled scorer behind the scikit-learn/PyOD scoring contract."""
+
+import numpy as np
+
+from models import backends
+from models.backends.spec import ScoreFn
+from models.data import as_rows
+from models.manifest import Manifest
+from models.settings import ModelSettings
+from models.store import ModelStore
+
+
+class CompiledModel:
+    """Scores rows with a compiled artifact; needs neither PyOD nor scikit-learn.
+
+    `decision_function(X)` returns anomaly scores (higher = more anomalous), `predict(X)` returns
+    1 for anomalies (score above `threshold_`), 0 otherwise, as PyOD does.
+    """
+
+    def __init__(self, manifest: Manifest, score: ScoreFn):
+        self.manifest = manifest
+        self.threshold_ = manifest.threshold
+        self.n_features_in_ = manifest.n_features
+        self.feature_names_in_ = list(manifest.feature_names)
+        self._score = score
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return f"CompiledModel({m.ref}, detector={m.detector}, backend={m.backend})"
+
+    def decision_function(self, X) -> np.ndarray:
+        """Anomaly scores of rows `X` (rows, n_features); InvalidInput for bad input."""
+        rows = as_rows(X, self.n_features_in_)
+        if rows.shape[0] == 0:
+            return np.empty(0)
+        return self._score(rows)
+
+    def predict(self, X) -> np.ndarray:
+        """Labels of rows `X`: 1 = anomaly (score > threshold_), 0 = normal."""
+        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+
+
+def from_artifact(manifest: Manifest, files: dict[str, bytes], *, warm: bool = True) -> CompiledModel:
+    """A model over verified artifact files; `warm` compiles the kernel now, not on first request."""
+    backend = backends.get(manifest.backend)
+    model = CompiledModel(manifest, backend.load(manifest.detector, files[manifest.artifact]))
+    if warm:
+        model.decision_function(np.zeros((1, manifest.n_features)))
+    return model
+
+
+def load(
+    name: str, version: int | None = None, store: str | None = None, *, warm: bool = True
+) -> CompiledModel:
+    """Load `name` (latest version unless `version`) from the store, checksums verified."""
+    manifest, files = ModelStore(ModelSettings.resolve(store).store).read(name, version)
+    return from_artifact(manifest, files, warm=warm)

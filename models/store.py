@@ -1,0 +1,152 @@
+"""The versioned model store: `<store>/<model>/<version>/manifest.json` plus the artifact.
+
+Versions are integers, increasing per model, and immutable. Publishing writes the version
+aside (`.staging-*`) and renames it into place under a per-model lock, so readers see a whole
+version or none, and concurrent publishers get distinct versions. Reading verifies the manifest
+seal and every file's sha256 and refuses a tampered or half-written version, naming the file.
+The store is a local folder or any fsspec URI; renames are atomic only on local disks, and the
+lock serialises publishers on one host (object stores: one publishing host per model).
+"""
+
+import hashlib
+import re
+import tempfile
+import uuid
+from pathlib import Path
+
+import fsspec
+from filelock import FileLock
+from fsspec.implementations.local import LocalFileSystem
+from pydantic import ValidationError
+
+from models.errors import IntegrityError, InvalidSpec, ModelNotFound
+from models.manifest import Manifest
+
+MANIFEST = "manifest.json"
+NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-)){0,38}[a-z0-9]$|^[a-z0-9]$")
+_FILE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def check_name(model: str) -> str:
+    """`model` if it is a valid model name (also a valid Serve app and Kubernetes name part)."""
+    if not NAME.match(model):
+        raise InvalidSpec(
+            f"invalid model name {model!r}: use 1-40 lowercase letters, digits and single hyphens, "
+            "starting and ending with a letter or digit"
+        )
+    return model
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """`name` or `name:version` -> (name, version or None for the latest)."""
+    name, _, version = ref.partition(":")
+    if version and not version.isdigit():
+        raise InvalidSpec(f"invalid model reference {ref!r}: use NAME or NAME:VERSION (an integer)")
+    return check_name(name), int(version) if version else None
+
+
+class ModelStore:
+    """Model versions under one root URI."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.fs, root = fsspec.url_to_fs(uri)
+        self.root = root.rstrip("/")
+        self.local = isinstance(self.fs, LocalFileSystem)
+
+    def _path(self, *parts) -> str:
+        return "/".join([self.root, *map(str, parts)])
+
+    def models(self) -> list[str]:
+        """Names of every model with at least one version directory."""
+        if not self.fs.exists(self.root):
+            return []
+        names = [Path(p).name for p in self.fs.ls(self.root, detail=False)]
+        return sorted(n for n in names if NAME.match(n) and self.versions(n))
+
+    def versions(self, model: str) -> list[int]:
+        """Published version numbers of `model`, ascending (complete or not)."""
+        folder = self._path(check_name(model))
+        if not self.fs.exists(folder):
+            return []
+        names = (Path(p).name for p in self.fs.ls(folder, detail=False))
+        return sorted(int(n) for n in names if n.isdigit())
+
+    def resolve(self, model: str, version: int | None = None) -> int:
+        """`version`, or the latest one; ModelNotFound if there is none."""
+        versions = self.versions(model)
+        if not versions:
+            raise ModelNotFound(
+                f"no model named {model!r} in {self.uri}; train one with 'raynomaly models train'"
+            )
+        if version is None:
+            return versions[-1]
+        if version not in versions:
+            raise ModelNotFound(
+                f"{model} has no version {version}; versions: {', '.join(map(str, versions))}"
+            )
+        return version
+
+    def manifest(self, model: str, version: int | None = None) -> Manifest:
+        """The sealed manifest of a version, verified (artifacts are not read)."""
+        version = self.resolve(model, version)
+        path = self._path(model, version, MANIFEST)
+        if not self.fs.exists(path):
+            raise IntegrityError(f"{path}: missing, the version is half-written; delete it or republish")
+        try:
+            manifest = Manifest.model_validate_json(self.fs.cat_file(path))
+        except ValidationError as e:
+            raise IntegrityError(f"{path}: not a valid manifest ({e.error_count()} error(s)): {e}") from e
+        if (manifest.model, manifest.version) != (model, version):
+            raise IntegrityError(f"{path}: describes {manifest.ref}, not {model}:{version}")
+        return manifest.verify(path)
+
+    def read(self, model: str, version: int | None = None) -> tuple[Manifest, dict[str, bytes]]:
+        """The verified manifest and artifact files of a version."""
+        manifest = self.manifest(model, version)
+        files = {}
+        for name, expected in manifest.files.items():
+            path = self._path(model, manifest.version, name)
+            if not _FILE.match(name) or not self.fs.exists(path):
+                raise IntegrityError(f"{path}: missing, the version is half-written; delete it or republish")
+            data = self.fs.cat_file(path)
+            if hashlib.sha256(data).hexdigest() != expected:
+                raise IntegrityError(f"{path}: sha256 mismatch, the file was modified; republish the version")
+            files[name] = data
+        return manifest, files
+
+    def publish(self, draft: Manifest, files: dict[str, bytes]) -> Manifest:
+        """Store `files` as the next version of `draft.model`; returns the sealed manifest."""
+        model = check_name(draft.model)
+        self.fs.makedirs(self._path(model), exist_ok=True)
+        with self._lock(model):
+            version = (self.versions(model) or [0])[-1] + 1
+            manifest = draft.model_copy(
+                update={
+                    "version": version,
+                    "files": {n: hashlib.sha256(d).hexdigest() for n, d in files.items()},
+                }
+            ).sealed()
+            staging = self._path(model, f".staging-{uuid.uuid4().hex}")
+            try:
+                self.fs.makedirs(staging)
+                for name, data in files.items():
+                    self.fs.pipe_file(f"{staging}/{name}", data)
+                self.fs.pipe_file(f"{staging}/{MANIFEST}", manifest.to_json().encode())
+                self._rename(staging, self._path(model, version))
+            finally:
+                if self.fs.exists(staging):
+                    self.fs.rm(staging, recursive=True)
+        return manifest
+
+    def _rename(self, source: str, target: str) -> None:
+        if self.local:
+            Path(source).rename(target)  # atomic on one filesystem; fails if target exists
+        else:
+            self.fs.mv(source, target, recursive=True)
+
+    def _lock(self, model: str) -> FileLock:
+        if self.local:
+            return FileLock(self._path(model, ".lock"))
+        key = hashlib.sha256(f"{self.uri}/{model}".encode()).hexdigest()[:16]
+        return FileLock(str(Path(tempfile.gettempdir()) / f"raynomaly-store-{key}.lock"))

@@ -1,0 +1,1 @@
+"""The data plane of raynomaly: Ray Serve applications that score model versions."""

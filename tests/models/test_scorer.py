@@ -1,0 +1,72 @@
+"""A loaded version honours the scoring contract and needs neither PyOD nor scikit-learn."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from pyarrow import csv
+
+import models
+from models.settings import DEFAULT_STORE, ModelSettings
+from models.store import ModelStore
+from models.training import TrainRequest, train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scorer")
+    X = np.random.default_rng(0).normal(size=(600, 4))
+    path = root / "train.csv"
+    csv.write_csv(pa.table({f"f{j}": X[:, j] for j in range(4)}), path)
+    store = str(root / "models")
+    for detector in ("iforest", "knn"):
+        train(
+            TrainRequest("m", detector, str(path), params={"n_neighbors": 3} if detector == "knn" else {}),
+            ModelStore(store),
+        )
+    return store, X
+
+
+def test_load_latest_and_pinned_versions(trained):
+    store, X = trained
+    latest, first = models.load("m", store=store), models.load("m", version=1, store=store)
+    assert latest.manifest.detector == "knn" and first.manifest.detector == "iforest"
+    assert first.n_features_in_ == 4 and first.feature_names_in_ == ["f0", "f1", "f2", "f3"]
+    scores = first.decision_function(X)
+    np.testing.assert_array_equal(first.predict(X), (scores > first.threshold_).astype(int))
+    assert 0 < first.predict(X).mean() < 0.3
+
+
+def test_bad_input_is_refused(trained):
+    model = models.load("m", store=trained[0])
+    with pytest.raises(models.InvalidInput, match="expected 4 features per row, got 3"):
+        model.decision_function(np.zeros((2, 3)))
+    with pytest.raises(models.InvalidInput, match="non-finite value inf"):
+        model.predict([[0, 0, np.inf, 0]])
+    assert model.decision_function(np.zeros((0, 4))).shape == (0,)
+
+
+def test_scoring_imports_neither_pyod_nor_sklearn(trained):
+    store, _ = trained
+    program = (
+        "import json, sys, models\n"
+        f"for v in (1, 2): models.load('m', version=v, store={store!r}).decision_function([[0.0] * 4])\n"
+        "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules} & {'pyod', 'sklearn'})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("flag", "environ", "expected"),
+    [
+        pytest.param(None, {}, DEFAULT_STORE, id="default"),
+        pytest.param(None, {"RAYNOMALY_STORE": "s3://bucket/models"}, "s3://bucket/models", id="environment"),
+        pytest.param("/data/models", {"RAYNOMALY_STORE": "elsewhere"}, "/data/models", id="flag-wins"),
+    ],
+)
+def test_store_setting(flag, environ, expected):
+    assert ModelSettings.resolve(flag, environ).store == expected

@@ -1,0 +1,164 @@
+"""The model store: atomic, checksummed, increasing versions, safe under concurrent publishers."""
+
+import json
+import multiprocessing
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from models.distribution import describe
+from models.errors import IntegrityError, InvalidSpec, ModelNotFound
+from models.manifest import Manifest, TrainingSummary
+from models.parity import STRICT, compare
+from models.store import ModelStore, check_name, parse_ref
+
+
+def draft(model: str = "fraud") -> Manifest:
+    import numpy as np
+
+    scores = np.linspace(0, 1, 50)
+    return Manifest(
+        model=model,
+        version=0,
+        detector="iforest",
+        backend="numba",
+        artifact="params.npz",
+        params={},
+        contamination=0.1,
+        threshold=0.9,
+        n_features=2,
+        feature_names=["a", "b"],
+        training=TrainingSummary(
+            source="t.csv",
+            source_sha256="0" * 64,
+            rows=50,
+            fit_rows=40,
+            holdout_rows=10,
+            split_seed=0,
+            feature_mean=[0, 0],
+            feature_std=[1, 1],
+            feature_min=[0, 0],
+            feature_max=[1, 1],
+        ),
+        reference=describe(scores, 0.9),
+        parity=compare(scores, scores, 0.9, STRICT, reference_name="r", mode="batch"),
+        libraries={},
+        created_at=datetime.now(UTC),
+    )
+
+
+def test_versions_increase_and_read_back_verified(store_uri):
+    store = ModelStore(store_uri)
+    published = [store.publish(draft(), {"params.npz": f"artifact {i}".encode()}) for i in range(3)]
+    assert [m.version for m in published] == [1, 2, 3]
+    assert store.versions("fraud") == [1, 2, 3] and store.models() == ["fraud"]
+    manifest, files = store.read("fraud", 2)
+    assert manifest == published[1] and files == {"params.npz": b"artifact 1"}
+    assert store.read("fraud")[0].version == 3
+
+
+def test_nothing_is_left_behind_when_publishing_fails(store_uri):
+    store = ModelStore(store_uri)
+    with pytest.raises(TypeError):
+        store.publish(draft(), {"params.npz": "not bytes"})
+    assert store.versions("fraud") == []
+    assert [p.name for p in Path(store_uri, "fraud").iterdir() if p.name.startswith(".staging")] == []
+
+
+def test_a_modified_artifact_is_refused_naming_the_file(store_uri):
+    store = ModelStore(store_uri)
+    store.publish(draft(), {"params.npz": b"weights"})
+    Path(store_uri, "fraud", "1", "params.npz").write_bytes(b"weightz")
+    with pytest.raises(IntegrityError, match=r"fraud/1/params.npz: sha256 mismatch"):
+        store.read("fraud", 1)
+
+
+def test_an_edited_manifest_is_refused(store_uri):
+    store = ModelStore(store_uri)
+    store.publish(draft(), {"params.npz": b"weights"})
+    path = Path(store_uri, "fraud", "1", "manifest.json")
+    document = json.loads(path.read_text())
+    document["threshold"] = 99.0
+    path.write_text(json.dumps(document))
+    with pytest.raises(IntegrityError, match=r"fraud/1/manifest.json: checksum mismatch"):
+        store.read("fraud", 1)
+
+
+def test_a_half_written_version_is_refused(store_uri):
+    store = ModelStore(store_uri)
+    store.publish(draft(), {"params.npz": b"weights"})
+    Path(store_uri, "fraud", "2").mkdir()  # e.g. a copy interrupted before its manifest
+    Path(store_uri, "fraud", "1", "params.npz").unlink()
+    with pytest.raises(IntegrityError, match=r"fraud/2/manifest.json: missing"):
+        store.read("fraud")
+    with pytest.raises(IntegrityError, match=r"fraud/1/params.npz: missing"):
+        store.read("fraud", 1)
+
+
+def test_staging_folders_are_not_versions(store_uri):
+    store = ModelStore(store_uri)
+    store.publish(draft(), {"params.npz": b"weights"})
+    Path(store_uri, "fraud", ".staging-crashed").mkdir()
+    assert store.versions("fraud") == [1]
+
+
+def _publish_many(uri: str, count: int, queue) -> None:
+    store = ModelStore(uri)
+    queue.put([store.publish(draft(), {"params.npz": b"w"}).version for _ in range(count)])
+
+
+def test_concurrent_publishers_get_distinct_versions(store_uri):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=_publish_many, args=(store_uri, 5, queue)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    versions = sorted(v for _ in workers for v in queue.get(timeout=120))
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    assert versions == list(range(1, 21))
+    store = ModelStore(store_uri)
+    assert store.versions("fraud") == versions
+    assert all(store.read("fraud", v)[0].version == v for v in versions)
+
+
+def test_fsspec_uris_work_the_same(tmp_path):
+    store = ModelStore("memory://raynomaly-test-store")
+    published = store.publish(draft("remote"), {"params.npz": b"weights"})
+    again = ModelStore("memory://raynomaly-test-store")
+    assert again.read("remote", published.version)[1] == {"params.npz": b"weights"}
+    again.fs.pipe_file(f"{again.root}/remote/1/params.npz", b"tampered")
+    with pytest.raises(IntegrityError):
+        again.read("remote", 1)
+
+
+def test_missing_models_and_versions_are_not_found(store_uri):
+    store = ModelStore(store_uri)
+    with pytest.raises(ModelNotFound, match="no model named 'fraud'"):
+        store.read("fraud")
+    store.publish(draft(), {"params.npz": b"w"})
+    with pytest.raises(ModelNotFound, match="has no version 7; versions: 1"):
+        store.read("fraud", 7)
+
+
+@pytest.mark.parametrize("name", ["a", "fraud", "fraud-v2", "x1"])
+def test_valid_names(name):
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "Fraud", "a--b", "-a", "a-", "a_b", "../etc", "a/b", "x" * 41])
+def test_invalid_names(name):
+    with pytest.raises(InvalidSpec, match="invalid model name"):
+        check_name(name)
+
+
+@pytest.mark.parametrize(("ref", "parsed"), [("fraud", ("fraud", None)), ("fraud:3", ("fraud", 3))])
+def test_parse_ref(ref, parsed):
+    assert parse_ref(ref) == parsed
+
+
+def test_parse_ref_refuses_non_integer_versions():
+    with pytest.raises(InvalidSpec, match="NAME:VERSION"):
+        parse_ref("fraud:latest")
