@@ -6,7 +6,6 @@ exit with the code of their kind (2 for bad input or usage) and no traceback.
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from models.data import feature_matrix, read_table
+from models.data import feature_matrix, read_table, write_table
 from models.errors import InvalidInput, InvalidSpec, ModelError
 from models.scorer import from_artifact
 from models.settings import ModelSettings
@@ -197,25 +196,6 @@ def show_command(
     out.print(table)
 
 
-def _write(table: pa.Table, path: Path) -> None:
-    """Write atomically: a reader sees the old file or the whole new one."""
-    if path.suffix.lower() not in (".csv", ".parquet"):
-        raise InvalidInput(f"{path}: unsupported output format; use .csv or .parquet")
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        if path.suffix.lower() == ".csv":
-            from pyarrow import csv
-
-            csv.write_csv(table, temporary)
-        else:
-            from pyarrow import parquet
-
-            parquet.write_table(table, temporary)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 @app.command("score")
 @reports_errors
 def score_command(
@@ -248,7 +228,7 @@ def score_command(
         "threshold": manifest.threshold,
     }
     if output is not None:
-        _write(
+        write_table(
             table.append_column("score", pa.array(scores)).append_column("label", pa.array(labels)), output
         )
         summary["output"] = str(output)

@@ -5,6 +5,7 @@ scored on silently cleaned data would not be the model the user asked for.
 """
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,22 @@ def as_rows(X, n_features: int) -> np.ndarray:
         raise InvalidInput(f"expected {n_features} features per row, got {rows.shape[1]}")
     check_finite(rows)
     return np.ascontiguousarray(rows)
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write .csv or .parquet atomically: a reader sees the old file or the whole new one."""
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise InvalidInput(f"{path}: unsupported output format; use .csv or .parquet")
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        if path.suffix.lower() == ".csv":
+            from pyarrow import csv
+
+            csv.write_csv(table, temporary)
+        else:
+            from pyarrow import parquet
+
+            parquet.write_table(table, temporary)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)

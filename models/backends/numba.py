@@ -1,4 +1,4 @@
-"""Numba backend: the parameters themselves are the artifact (`params.npz`); kernels score them."""
+"""Numba backend: the (prepared) parameters are the artifact (`params.npz`); kernels score them."""
 
 import io
 from functools import partial
@@ -21,8 +21,12 @@ KERNELS = {
 }
 
 
+# Layouts that suit a kernel better than the extracted parameters, computed at compile time.
+PREPARE = {"iforest": trees.prepare, "knn": neighbors.prepare, "lof": neighbors.prepare}
+
+
 class NumbaBackend:
-    """Single-threaded Numba kernels over the extracted parameters."""
+    """Single-threaded Numba kernels (KNN/LOF screen with one BLAS product) over the parameters."""
 
     name = "numba"
     artifact = "params.npz"
@@ -32,9 +36,9 @@ class NumbaBackend:
         return detector in KERNELS
 
     def compile(self, detector: str, params: Params, n_features: int) -> bytes:
-        """The parameters as an uncompressed `.npz` (fast to load, no pickles)."""
+        """The (prepared) parameters as an uncompressed `.npz` (fast to load, no pickles)."""
         buffer = io.BytesIO()
-        np.savez(buffer, **params)
+        np.savez(buffer, **PREPARE.get(detector, dict)(params))
         return buffer.getvalue()
 
     def load(self, detector: str, artifact: bytes) -> ScoreFn:

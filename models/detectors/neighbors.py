@@ -7,7 +7,7 @@ import numpy as np
 
 from models.detectors.spec import Detector, Params
 from models.errors import CompileError, InvalidSpec
-from models.kernels.neighbors import LARGEST, MEAN, MEDIAN, neighbours
+from models.kernels.neighbors import LARGEST, MEAN, MEDIAN, neighbours, prepare
 
 _METHODS = {"largest": LARGEST, "mean": MEAN, "median": MEDIAN}
 _EUCLIDEAN = {"euclidean", "l2", "minkowski"}
@@ -70,7 +70,7 @@ def lof_ambiguous(params: Params, X: np.ndarray) -> np.ndarray:
     train, k = params["train"], int(params["k"])
     if k >= len(train):
         return np.zeros(len(X), dtype=bool)
-    squared, _ = neighbours(X, train, k + 1)
+    squared, _ = neighbours(X, prepare(params), k + 1)
     return squared[:, k] - squared[:, k - 1] <= 1e-9 * squared[:, k - 1]
 
 

@@ -1,10 +1,11 @@
-"""Nearest-neighbour scoring for KNN and LOF: exact Euclidean distances, fast on large batches.
+"""Nearest-neighbour scoring for KNN and LOF: exact Euclidean distances at BLAS speed.
 
-Distances are summed feature by feature (as scikit-learn's trees do) and neighbours are ordered by
-(distance, training index). Small batches compute every distance exactly. Large batches first
-screen with BLAS (|x|^2 + |t|^2 - 2 x.t, whose rounding error is bounded), then compute exact
-distances only for the candidates that can still be among the k nearest: the same neighbours
-and the same scores as the exact path, at GEMM speed.
+Neighbours are ordered by (squared distance, training index), distances summed feature by
+feature in float64 as scikit-learn's trees do. Each row is screened first: one float32 BLAS
+product per block of rows gives |t|^2 - 2 x.t for every training row with a bounded rounding
+error, and exact float64 distances are computed only for training rows whose screened lower
+bound does not exceed the k-th best exact distance found so far. The result is the exact
+search's, neighbour for neighbour.
 """
 
 import numba
@@ -13,18 +14,23 @@ import numpy as np
 from models.kernels.reduce import pairwise_sum
 
 LARGEST, MEAN, MEDIAN = 0, 1, 2
-_SCREEN_MIN_ROWS = 16
-_CHUNK_BYTES = 16 * 2**20
-_EPS = np.finfo(np.float64).eps
+_ROWS_PER_PRODUCT = 64
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _squared_distance(X, i, train, j):
-    total = 0.0
-    for f in range(X.shape[1]):
-        diff = X[i, f] - train[j, f]
-        total += diff * diff
-    return total
+def _slack(n_features: int) -> float:
+    # bound on the float32 screen's error relative to |x|^2 + |t|^2 (rounding of x, t, |t|^2
+    # and of a dot product of n_features terms), with 4x to spare
+    return 2.0 * (n_features + 8) * float(np.finfo(np.float32).eps)
+
+
+def prepare(params: dict) -> dict:
+    """Add the screen: rows -2t (transposed) and (1 - slack)|t|^2, in float32."""
+    train = params["train"]
+    n_rows, n_features = train.shape
+    screen = np.empty((n_features + 1, n_rows), dtype=np.float32)
+    screen[:n_features] = (-2.0 * train).T
+    screen[n_features] = (1.0 - _slack(n_features)) * np.einsum("ij,ij->i", train, train)
+    return {**params, "screen": screen}
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -43,49 +49,47 @@ def _insert(best_d, best_i, value, index):
 
 
 @numba.njit(cache=True, nogil=True)
-def _exact_neighbours(X, train, k, out_d, out_i):
-    for i in range(X.shape[0]):
-        best_d = np.full(k, np.inf)
-        best_i = np.full(k, -1)
-        for j in range(train.shape[0]):
-            _insert(best_d, best_i, _squared_distance(X, i, train, j), j)
+def _scan(X, first_row, screened, train, slack, k, out_d, out_i):
+    # screened[r, j] + |x|^2 - slack |x|^2 <= d^2(x, t_j): skip j while it exceeds the k-th best
+    n_train, n_features = train.shape
+    best_d = np.empty(k)
+    best_i = np.empty(k, dtype=np.int64)
+    for r in range(screened.shape[0]):
+        i = first_row + r
+        row_norm = 0.0
+        for f in range(n_features):
+            row_norm += X[i, f] * X[i, f]
+        best_d[:] = np.inf
+        best_i[:] = -1
+        bound = np.float32(np.inf)
+        lower = screened[r]
+        for j in range(n_train):
+            if lower[j] > bound:
+                continue
+            total = 0.0
+            for f in range(n_features):
+                diff = X[i, f] - train[j, f]
+                total += diff * diff
+            if total < best_d[k - 1]:
+                _insert(best_d, best_i, total, j)
+                if best_d[k - 1] < np.inf:
+                    shifted = np.float32(best_d[k - 1] - row_norm + slack * row_norm)
+                    bound = np.nextafter(shifted, np.float32(np.inf))
         out_d[i] = best_d
         out_i[i] = best_i
 
 
-@numba.njit(cache=True, nogil=True)
-def _screened_neighbours(X, train, k, approx, row_norms, train_norms, out_d, out_i, row0):
-    scale = 4.0 * (X.shape[1] + 4) * _EPS
-    for r in range(approx.shape[0]):
-        i = row0 + r
-        upper = np.full(k, np.inf)
-        dummy = np.empty(k, dtype=np.int64)
-        for j in range(train.shape[0]):
-            _insert(upper, dummy, approx[r, j] + scale * (row_norms[i] + train_norms[j]), j)
-        bound = upper[k - 1]
-        best_d = np.full(k, np.inf)
-        best_i = np.full(k, -1)
-        for j in range(train.shape[0]):
-            if approx[r, j] - scale * (row_norms[i] + train_norms[j]) <= bound:
-                _insert(best_d, best_i, _squared_distance(X, i, train, j), j)
-        out_d[i] = best_d
-        out_i[i] = best_i
-
-
-def neighbours(X: np.ndarray, train: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def neighbours(X: np.ndarray, params: dict, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Squared distances and indices of the k nearest training rows of each row, nearest first."""
+    train, screen = params["train"], params["screen"]
     out_d = np.empty((X.shape[0], k))
     out_i = np.empty((X.shape[0], k), dtype=np.int64)
-    if X.shape[0] < _SCREEN_MIN_ROWS:
-        _exact_neighbours(X, train, k, out_d, out_i)
-        return out_d, out_i
-    row_norms = np.einsum("ij,ij->i", X, X)
-    train_norms = np.einsum("ij,ij->i", train, train)
-    chunk = max(1, _CHUNK_BYTES // (8 * train.shape[0]))
-    for row0 in range(0, X.shape[0], chunk):
-        block = X[row0 : row0 + chunk]
-        approx = row_norms[row0 : row0 + chunk, None] + train_norms[None, :] - 2.0 * (block @ train.T)
-        _screened_neighbours(X, train, k, approx, row_norms, train_norms, out_d, out_i, row0)
+    augmented = np.ones((X.shape[0], X.shape[1] + 1), dtype=np.float32)
+    augmented[:, :-1] = X
+    slack = _slack(X.shape[1])
+    for first in range(0, X.shape[0], _ROWS_PER_PRODUCT):
+        screened = augmented[first : first + _ROWS_PER_PRODUCT] @ screen
+        _scan(X, first, screened, train, slack, k, out_d, out_i)
     return out_d, out_i
 
 
@@ -126,11 +130,11 @@ def _lof(squared, indices, k_distance, lrd):
 
 def score_knn(params: dict, X: np.ndarray) -> np.ndarray:
     """PyOD KNN scores (distance to the k-th neighbour, or mean/median of the k) of rows `X`."""
-    squared, _ = neighbours(X, params["train"], int(params["k"]))
+    squared, _ = neighbours(X, params, int(params["k"]))
     return _knn(squared, int(params["method"]))
 
 
 def score_lof(params: dict, X: np.ndarray) -> np.ndarray:
     """PyOD LOF scores (local outlier factor against the training set) of rows `X`."""
-    squared, indices = neighbours(X, params["train"], int(params["k"]))
+    squared, indices = neighbours(X, params, int(params["k"]))
     return _lof(squared, indices, params["k_distance"], params["lrd"])

@@ -33,14 +33,14 @@ def test_publishes_a_complete_manifest(store_uri, data_file):
         "fraud",
         1,
         "iforest",
-        "onnx",
+        "numba",
     )
     assert manifest.feature_names == [f"f{j}" for j in range(6)] and manifest.n_features == 6
     assert manifest.training.fit_rows == len(fit_rows) and manifest.training.holdout_rows == len(holdout_rows)
     assert manifest.reference.count == len(holdout_rows)
     assert manifest.parity.passed and manifest.parity.rows == len(holdout_rows)
     assert manifest.params == {"random_state": 3} and manifest.contamination == 0.05
-    assert set(manifest.files) == {"model.onnx"} and manifest.libraries["pyod"]
+    assert set(manifest.files) == {"params.npz"} and manifest.libraries["pyod"]
 
 
 def _artifact_digest(store_uri, request):
