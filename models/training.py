@@ -16,9 +16,9 @@ import numpy as np
 from models import backends, detectors
 from models.data import feature_matrix, file_sha256, read_table
 from models.distribution import describe
-from models.errors import InvalidInput, ParityFailed
+from models.errors import InvalidInput, InvalidSpec, ParityFailed
 from models.manifest import Manifest, TrainingSummary
-from models.parity import TOLERANCES, Tolerance, compare
+from models.parity import TOLERANCES, ParityReport, Tolerance, compare
 from models.store import ModelStore, check_name
 
 MIN_ROWS = 20
@@ -66,12 +66,14 @@ def train(
     detector = detectors.get(request.detector)
     detectors.validate_params(detector, request.params, request.contamination)
     backend = backends.choose(detector.name, request.backend)
+    seed = request.params.get("random_state") or 0
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise InvalidSpec(f"random_state must be an integer, got {seed!r}")
 
     progress(f"reading {request.data}")
     X, names = feature_matrix(read_table(request.data))
     if len(X) < MIN_ROWS:
         raise InvalidInput(f"{request.data}: {len(X)} rows; training needs at least {MIN_ROWS}")
-    seed = int(request.params.get("random_state") or 0)
     fit_rows, holdout_rows = split(len(X), seed)
     fitting, holdout = X[fit_rows], X[holdout_rows]
 
@@ -88,20 +90,17 @@ def train(
 
     checked = parity_rows(detector, len(holdout), fitting.shape)
     progress(f"checking parity on {checked:,} held-out rows")
-    report = compare(
-        detectors.reference_scores(detector, reference, holdout[:checked]),
-        scores[:checked],
-        threshold,
-        tolerances[detector.name],
-        reference_name=detector.reference.replace(":", "."),
-        mode="row-at-a-time" if detector.row_at_a_time else "batch",
-        ambiguous=detector.ambiguous(params, holdout[:checked]) if detector.ambiguous else None,
+    report = _parity(
+        detector, reference, params, holdout[:checked], scores[:checked], tolerances[detector.name]
     )
     if not report.passed:
+        others = [
+            b for b, impl in backends.BACKENDS.items() if b != backend.name and impl.supports(detector.name)
+        ]
+        advice = f"try --backend {' or '.join(others)}" if others else "please report this as a bug"
         raise ParityFailed(
             f"{detector.name} compiled with {backend.name} disagrees with {report.reference}: "
-            f"{'; '.join(report.failures)}; nothing was published. Try --backend "
-            f"{'numba' if backend.name != 'numba' else 'onnx'} or report this as a bug"
+            f"{'; '.join(report.failures)}; nothing was published; {advice}"
         )
 
     draft = Manifest(
@@ -123,6 +122,20 @@ def train(
     )
     progress("publishing")
     return store.publish(draft, {backend.artifact: artifact})
+
+
+def _parity(
+    detector, reference, params, rows: np.ndarray, compiled: np.ndarray, tolerance: Tolerance
+) -> ParityReport:
+    return compare(
+        detectors.reference_scores(detector, reference, rows),
+        compiled,
+        float(reference.threshold_),
+        tolerance,
+        reference_name=detector.reference.replace(":", "."),
+        mode="row-at-a-time" if detector.row_at_a_time else "batch",
+        ambiguous=detector.ambiguous(params, rows) if detector.ambiguous else None,
+    )
 
 
 def _summary(path: str, X: np.ndarray, fit: int, holdout: int, seed: int) -> TrainingSummary:

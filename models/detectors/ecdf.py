@@ -24,20 +24,16 @@ def _extractor(variant: int):
     return extract
 
 
-ECOD = Detector(
-    name="ecod",
-    reference="pyod.models.ecod:ECOD",
-    parameters=frozenset(),
-    extract=_extractor(ECOD_VARIANT),
-    fixed={"n_jobs": 1},
-    row_at_a_time=True,
-)
+def _detector(name: str, reference: str, variant: int) -> Detector:
+    return Detector(
+        name=name,
+        reference=reference,
+        parameters=frozenset(),
+        extract=_extractor(variant),
+        fixed={"n_jobs": 1},
+        row_at_a_time=True,
+    )
 
-COPOD = Detector(
-    name="copod",
-    reference="pyod.models.copod:COPOD",
-    parameters=frozenset(),
-    extract=_extractor(COPOD_VARIANT),
-    fixed={"n_jobs": 1},
-    row_at_a_time=True,
-)
+
+ECOD = _detector("ecod", "pyod.models.ecod:ECOD", ECOD_VARIANT)
+COPOD = _detector("copod", "pyod.models.copod:COPOD", COPOD_VARIANT)
