@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+STUBS := runtime/rpc/raynomaly_pb2_grpc.py
 DEMO := .raynomaly/demo
 
-.PHONY: setup run test bench lint clean
+.PHONY: setup run stop test bench lint clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(STUBS)
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "raynomaly needs Python 3.11: run make PYTHON=python3.11 ...")'
@@ -17,12 +18,27 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+$(STUBS): runtime/rpc/raynomaly.proto $(STAMP)
+	$(BIN)/python -m runtime.rpc.generate
+
 run: setup
 	$(BIN)/python -m models.demo $(DEMO)
-	$(BIN)/raynomaly models train --name demo --detector iforest --data $(DEMO)/train.csv --param random_state=0
-	$(BIN)/raynomaly models score demo --data $(DEMO)/sample.csv
+	@$(BIN)/raynomaly models show demo:1 >/dev/null 2>&1 || \
+		$(BIN)/raynomaly models train --name demo --detector iforest --data $(DEMO)/train.csv --param random_state=0
+	@$(BIN)/raynomaly status >/dev/null 2>&1 || $(BIN)/raynomaly up
+	@$(BIN)/raynomaly models show demo:2 >/dev/null 2>&1 || \
+		$(BIN)/raynomaly models train --name demo --detector ecod --data $(DEMO)/train.csv
 	@echo
-	@echo "Next: $(BIN)/raynomaly models list | models show demo | models score demo --data FILE --output scored.parquet"
+	@echo "Score one row over HTTP:"
+	@echo "  curl -s localhost:8000/api/v1/predict -d '{\"model\": \"demo\", \"features\": [10, 20, 30, 40, 50, 60, 70, 80]}'"
+	@echo "Score over gRPC (raynomaly.v1.Inference, runtime/rpc/raynomaly.proto):"
+	@echo "  $(BIN)/python -m runtime.rpc.example 127.0.0.1:9000 demo"
+	@echo "Send 10% of traffic to version 2, then all of it:"
+	@echo "  $(BIN)/raynomaly traffic set demo 1=90 2=10 && $(BIN)/raynomaly traffic set demo 2=100"
+	@echo "See what runs: $(BIN)/raynomaly status    Stop everything: make stop"
+
+stop: setup
+	$(BIN)/raynomaly down
 
 test: setup lint
 	$(BIN)/python -m pytest

@@ -3,6 +3,7 @@
 import typer
 
 from models.cli import app as models_app
+from runtime.cli import register as register_runtime
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -10,6 +11,7 @@ app = typer.Typer(
     help="raynomaly: serve anomaly-detection models on Ray Serve and roll out new versions safely.",
 )
 app.add_typer(models_app, name="models")
+register_runtime(app)
 
 
 def main() -> None:

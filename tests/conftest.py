@@ -37,3 +37,85 @@ def data_sets() -> dict[str, np.ndarray]:
 def store_uri(tmp_path) -> str:
     """A fresh local model store."""
     return str(tmp_path / "models")
+
+
+SERVING_PORTS = {"--http-port": 38000, "--grpc-port": 39000, "--dashboard-port": 38265, "--ray-port": 36379,
+                 "--metrics-port": 38080}  # fmt: skip
+
+
+class Served:
+    """A running local runtime (started with `raynomaly up`) and helpers to drive it."""
+
+    def __init__(self, root, environ):
+        from runtime.cluster import ensure_token
+        from runtime.serve_api import ServeApi
+        from runtime.settings import RuntimeSettings
+
+        self.root, self.environ = root, environ
+        self.http = f"http://127.0.0.1:{SERVING_PORTS['--http-port']}"
+        self.grpc = f"127.0.0.1:{SERVING_PORTS['--grpc-port']}"
+        self.metrics_url = f"http://127.0.0.1:{SERVING_PORTS['--metrics-port']}/metrics"
+        self.settings = RuntimeSettings.resolve(environ)
+        self.api = ServeApi(
+            f"http://127.0.0.1:{SERVING_PORTS['--dashboard-port']}", ensure_token(self.settings.token_path)
+        )
+
+    def cli(self, *args: str, check: bool = True):
+        """Run the installed `raynomaly` command against this runtime."""
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        command = [str(Path(sys.executable).with_name("raynomaly")), *args]
+        result = subprocess.run(command, env=self.environ, capture_output=True, text=True, timeout=600)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+        return result
+
+    def desired(self):
+        from runtime.serving import read_record
+
+        return read_record(self.settings).desired
+
+    def apply(self, desired) -> None:
+        """Apply a desired state the way the CLI does, and wait until it is served."""
+        from runtime.serving import apply, read_record, wait_ready, write_record
+
+        record = read_record(self.settings)
+        apply(self.api, desired)
+        write_record(self.settings, record.model_copy(update={"desired": desired}))
+        wait_ready(self.api, self.http, desired, 300)
+
+    def replicas(self) -> dict[str, list[str]]:
+        """Replica ids by application."""
+        applications = self.api.status()["applications"]
+        return {
+            name: sorted(r["replica_id"] for d in app["deployments"].values() for r in d["replicas"])
+            for name, app in applications.items()
+        }
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory):
+    """One local runtime for the whole test session: models fraud (v1 iforest, v2 hbos, v3 ecod)
+    and churn (v1 pca), the newest version of each at 100%; stopped at the end."""
+    import os
+
+    from models.demo import write
+    from models.store import ModelStore
+    from models.training import TrainRequest, train
+
+    root = tmp_path_factory.mktemp("served")
+    write(root / "demo")
+    store = ModelStore(str(root / "models"))
+    for name, detector in [("fraud", "iforest"), ("fraud", "hbos"), ("fraud", "ecod"), ("churn", "pca")]:
+        train(TrainRequest(name, detector, str(root / "demo" / "train.csv"), params={}), store)
+    environ = {**os.environ, "RAYNOMALY_HOME": str(root / "state"), "RAYNOMALY_STORE": store.uri,
+               "RAY_metrics_report_interval_ms": "1000"}  # fmt: skip
+    runtime = Served(root, environ)
+    flags = [str(part) for flag, port in SERVING_PORTS.items() for part in (flag, port)]
+    try:
+        runtime.cli("up", *flags)
+        yield runtime
+    finally:
+        runtime.cli("down", "--ray-port", str(SERVING_PORTS["--ray-port"]), check=False)

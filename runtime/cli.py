@@ -1,0 +1,204 @@
+"""`raynomaly up | down | status | traffic set`: the local serving runtime.
+
+`up` starts a local Ray head with Serve, deploys the newest version of every model at 100%,
+prints the endpoints and returns once /ready answers (or stays attached with --foreground).
+"""
+
+import functools
+import json
+import time
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from models.errors import ModelError
+from models.store import ModelStore, check_name
+from runtime import cluster
+from runtime.cluster import ClusterError
+from runtime.serve_api import ServeApi, ServeApiError
+from runtime.serving import (
+    DeployFailed,
+    RuntimeRecord,
+    apply,
+    initial_state,
+    read_record,
+    wait_ready,
+    with_traffic,
+    write_record,
+)
+from runtime.settings import RuntimeSettings
+from runtime.traffic import ModelTraffic, parse_assignments
+
+out = Console()
+err = Console(stderr=True)
+READY_TIMEOUT_S = 300.0
+
+
+def reports_errors(command):
+    """One line on stderr and an exit code (2 for usage mistakes), never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ValidationError as e:
+            message, code = "; ".join(error["msg"].removeprefix("Value error, ") for error in e.errors()), 2
+        except ValueError as e:
+            message, code = str(e), 2
+        except ModelError as e:
+            message, code = str(e), e.exit_code
+        except (ClusterError, ServeApiError, DeployFailed, TimeoutError) as e:
+            message, code = str(e), 1
+        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code)
+
+    return wrapper
+
+
+def _settings(store: str | None = None, **flags) -> RuntimeSettings:
+    ports = {k: flags.pop(k) for k in ("gcs", "dashboard", "http", "grpc", "metrics") if k in flags}
+    return RuntimeSettings.resolve(store=store, ports=ports, **flags)
+
+
+def _api(settings: RuntimeSettings, record: RuntimeRecord) -> ServeApi:
+    return ServeApi(record.dashboard_url, cluster.ensure_token(settings.token_path))
+
+
+def _running(settings: RuntimeSettings) -> RuntimeRecord:
+    record = read_record(settings)
+    if record is None:
+        raise ClusterError("raynomaly is not running here; start it with 'raynomaly up'")
+    return record
+
+
+def up(
+    store: Annotated[str | None, typer.Option(help="Model store [env RAYNOMALY_STORE].")] = None,
+    http_port: Annotated[int | None, typer.Option(help="Serve HTTP port (default 8000).")] = None,
+    grpc_port: Annotated[int | None, typer.Option(help="Serve gRPC port (default 9000).")] = None,
+    dashboard_port: Annotated[
+        int | None, typer.Option(help="Ray dashboard / Serve REST port (default 8265).")
+    ] = None,
+    ray_port: Annotated[int | None, typer.Option(help="Ray GCS port (default 6379).")] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="Ray metrics export port (default 8080).")] = None,
+    ingress: Annotated[
+        str | None, typer.Option(help="haproxy (fastest, default) or proxy (Serve's).")
+    ] = None,
+    foreground: Annotated[bool, typer.Option(help="Stay attached; Ctrl-C stops everything.")] = False,
+):
+    """Start Ray and Serve locally and serve the newest version of every model."""
+    settings = _settings(store, http=http_port, grpc=grpc_port, dashboard=dashboard_port, gcs=ray_port,
+                         metrics=metrics_port, ingress=ingress)  # fmt: skip
+    model_store = ModelStore(settings.store)
+    desired = initial_state(model_store, settings)
+    if not desired.versions:
+        raise ModelError(f"no models in {settings.store}; train one first with 'raynomaly models train'")
+    with err.status("starting Ray") as status:
+        cluster.start(settings)
+        record = RuntimeRecord(dashboard_url=settings.dashboard_url, http_url=settings.http_url,
+                               grpc_port=settings.ports.grpc, metrics_port=settings.ports.metrics,
+                               ingress=settings.ingress, desired=desired)  # fmt: skip
+        write_record(settings, record)
+        status.update("deploying")
+        apply(_api(settings, record), desired)
+        wait_ready(
+            _api(settings, record), settings.http_url, desired, READY_TIMEOUT_S, progress=status.update
+        )
+    _print_endpoints(record)
+    if foreground:
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            down(store=store, ray_port=ray_port)
+
+
+def _print_endpoints(record: RuntimeRecord) -> None:
+    table = Table("endpoint", "address", title="raynomaly is serving")
+    table.add_row(
+        "HTTP", f"{record.http_url}/api/v1/predict  (batch: /predict/batch, ws: /predict/streaming)"
+    )
+    table.add_row(
+        "gRPC", f"127.0.0.1:{record.grpc_port}  (raynomaly.v1.Inference, metadata application=gateway)"
+    )
+    table.add_row("metrics", f"http://127.0.0.1:{record.metrics_port}/metrics")
+    table.add_row("Serve REST", f"{record.dashboard_url}/api/serve/applications/ (token in .raynomaly/ray)")
+    for model, traffic in record.desired.traffic.models.items():
+        table.add_row(f"model {model}", ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.weights.items())))
+    out.print(table)
+
+
+def down(
+    store: Annotated[str | None, typer.Option(hidden=True)] = None,
+    ray_port: Annotated[int | None, typer.Option(help="Ray GCS port of the runtime to stop.")] = None,
+):
+    """Stop the local runtime (Ray, Serve, HAProxy)."""
+    settings = _settings(store, gcs=ray_port)
+    with err.status("stopping Ray"):
+        cluster.stop(settings)
+    settings.state_path.unlink(missing_ok=True)
+    out.print("stopped")
+
+
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False):
+    """Applications, their status, and the traffic table."""
+    settings = _settings()
+    record = _running(settings)
+    applications = _api(settings, record).status().get("applications", {})
+    document = {
+        "http": record.http_url, "grpc_port": record.grpc_port, "ingress": record.ingress,
+        "applications": {name: app.get("status") for name, app in applications.items()},
+        "traffic": record.desired.traffic.model_dump(mode="json"),
+    }  # fmt: skip
+    if as_json:
+        print(json.dumps(document, indent=2))
+        return
+    table = Table("application", "status", title=f"raynomaly at {record.http_url} ({record.ingress})")
+    for name, state in sorted(document["applications"].items()):
+        table.add_row(name, state)
+    out.print(table)
+
+
+traffic_app = typer.Typer(no_args_is_help=True, help="Change how traffic is split between versions.")
+
+
+@traffic_app.command("set")
+@reports_errors
+def traffic_set(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    weights: Annotated[list[str], typer.Argument(help="VERSION=WEIGHT ... summing to 100.")],
+    shadow: Annotated[list[str], typer.Option(help="VERSION=PERCENT mirrored (repeatable).")] = [],  # noqa: B006
+    sticky_header: Annotated[
+        str | None, typer.Option(help="Header that pins a caller to one version.")
+    ] = None,
+):
+    """Deploy any version not yet running and apply the weights, in place."""
+    settings = _settings()
+    record = _running(settings)
+    check_name(model)
+    traffic = ModelTraffic(
+        weights={v: int(w) for v, w in parse_assignments(weights, "weight").items()},
+        shadows=dict(parse_assignments(shadow, "percent")),
+        sticky_header=sticky_header,
+    )
+    model_store = ModelStore(record.desired.store)
+    for version in traffic.versions:
+        model_store.manifest(model, version)  # refuses unknown or tampered versions before deploying
+    desired = with_traffic(record.desired, model, traffic)
+    with err.status("applying") as progress:
+        apply(_api(settings, record), desired)
+        write_record(settings, record.model_copy(update={"desired": desired}))
+        wait_ready(
+            _api(settings, record), record.http_url, desired, READY_TIMEOUT_S, progress=progress.update
+        )
+    out.print(f"{model}: " + ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.weights.items())))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the runtime commands to the root `raynomaly` command."""
+    app.command("up")(reports_errors(up))
+    app.command("down")(reports_errors(down))
+    app.command("status")(reports_errors(status))
+    app.add_typer(traffic_app, name="traffic")

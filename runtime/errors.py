@@ -1,0 +1,55 @@
+"""Serving errors, and the one table that maps them to HTTP and gRPC status codes.
+
+A client's mistake is a 4xx (INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED), never a 500.
+"""
+
+import grpc
+
+from models.errors import InvalidInput
+
+
+class ServingError(Exception):
+    """Base: the request cannot be answered; the message names the problem."""
+
+
+class BadRequest(ServingError):
+    """Malformed body, wrong feature count, non-finite values."""
+
+
+class UnknownModel(ServingError):
+    """No traffic is configured for the model."""
+
+
+class VersionNotDeployed(ServingError):
+    """A pinned version is not deployed for the model."""
+
+
+class TooLarge(ServingError):
+    """Body or row count over the gateway's limits."""
+
+
+class NotReady(ServingError):
+    """The routed version is still loading (or failed to)."""
+
+
+class Overloaded(ServingError):
+    """Queues are full; retry later."""
+
+
+STATUS: dict[type[Exception], tuple[int, grpc.StatusCode]] = {
+    BadRequest: (400, grpc.StatusCode.INVALID_ARGUMENT),
+    InvalidInput: (400, grpc.StatusCode.INVALID_ARGUMENT),
+    UnknownModel: (404, grpc.StatusCode.NOT_FOUND),
+    VersionNotDeployed: (404, grpc.StatusCode.NOT_FOUND),
+    TooLarge: (413, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    NotReady: (503, grpc.StatusCode.UNAVAILABLE),
+    Overloaded: (503, grpc.StatusCode.RESOURCE_EXHAUSTED),
+}
+
+
+def status_of(error: Exception) -> tuple[int, grpc.StatusCode]:
+    """(HTTP status, gRPC code) of an error; anything unexpected is a server error."""
+    for kind in type(error).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 500, grpc.StatusCode.INTERNAL

@@ -1,0 +1,211 @@
+"""The gateway application: HTTP ingress at `/` and gRPC target, routing by the traffic table.
+
+Transport adapters only: parse, call `Inference`, answer; errors map to status codes through
+`runtime.errors`, so a client's mistake is a 4xx with a message that names it.
+"""
+
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse, Response
+from ray import serve
+from ray.serve.exceptions import BackPressureError
+
+from models.errors import InvalidInput
+from runtime.codec import ARROW, JSON, NPY, Rows, model_of, parse_json
+from runtime.errors import BadRequest, Overloaded, ServingError, status_of
+from runtime.inference import GatewayConfig, Inference
+from runtime.metrics import GatewayMetrics
+from runtime.rpc import raynomaly_pb2 as pb
+
+api = FastAPI(title="raynomaly", description="Anomaly scores from the served model versions.")
+PIN_HEADER = "x-model-version"
+
+
+def _error(error: Exception) -> JSONResponse:
+    status = status_of(error)[0]
+    detail = str(error) if status < 500 else f"internal error: {type(error).__name__}: {error}"
+    return JSONResponse({"error": detail, "status": status}, status_code=status)
+
+
+for _kind in (ServingError, InvalidInput):
+    api.add_exception_handler(_kind, lambda request, error: _error(error))
+api.add_exception_handler(
+    BackPressureError, lambda request, error: _error(Overloaded(f"overloaded: {error}"))
+)
+
+
+@serve.deployment
+@serve.ingress(api)
+class Gateway:
+    """Routes every request of every model to a version by weight, pin or sticky key."""
+
+    def __init__(self):
+        self.inference = Inference(serve.get_app_handle, GatewayMetrics())
+
+    def reconfigure(self, config: dict) -> None:
+        """Apply a new traffic table and limits in place (no replica restart)."""
+        self.inference.configure(GatewayConfig.model_validate(config))
+
+    async def _body(self, request: Request) -> bytes:
+        declared = int(request.headers.get("content-length") or 0)
+        self.inference.check_size(declared, 0)
+        body = await request.body()
+        self.inference.check_size(len(body), 0)
+        return body
+
+    def _sticky(self, model: str, headers) -> str | None:
+        header = self.inference.traffic(model).sticky_header
+        return headers.get(header) if header else None
+
+    @api.post("/api/v1/predict")
+    async def predict(self, request: Request) -> JSONResponse:
+        """One sample: {"model": NAME, "features": [..] or {name: value}}."""
+        document = parse_json(await self._body(request))
+        model = model_of(document)
+        rows = Rows.from_features(document.get("features"))
+        answer = await self.inference.predict(
+            model, rows, request.headers.get(PIN_HEADER), self._sticky(model, request.headers)
+        )
+        return JSONResponse(answer.as_json())
+
+    @api.post("/api/v1/predict/batch")
+    async def predict_batch(self, request: Request) -> Response:
+        """Many samples: JSON {"model", "instances"}, or an Arrow IPC / .npy body with ?model=NAME."""
+        body = await self._body(request)
+        content_type = request.headers.get("content-type", JSON).split(";")[0].strip()
+        if content_type not in (ARROW, NPY):  # JSON, also from clients that do not say so
+            document = parse_json(body)
+            model, rows = model_of(document), Rows.from_instances(document.get("instances"))
+        else:
+            model = request.query_params.get("model")
+            if not model:
+                raise BadRequest(
+                    "binary batches name their model in the query: /api/v1/predict/batch?model=NAME"
+                )
+            rows = Rows.from_binary(body, content_type)
+        answer = await self.inference.predict(
+            model, rows, request.headers.get(PIN_HEADER), self._sticky(model, request.headers)
+        )
+        if ARROW in request.headers.get("accept", ""):
+            return Response(answer.as_arrow(), media_type=ARROW)
+        return JSONResponse(answer.as_json())
+
+    @api.websocket("/api/v1/predict/streaming")
+    async def streaming(self, websocket: WebSocket) -> None:
+        """Rows in, scores out, in order: each message {"features": [..]} or {"instances": [[..]]}."""
+        await websocket.accept()
+        model = websocket.query_params.get("model", "")
+        try:
+            chosen = self.inference.route(
+                model, websocket.headers.get(PIN_HEADER), self._sticky(model, websocket.headers)
+            )
+        except ServingError as e:
+            await websocket.send_json({"error": str(e), "status": status_of(e)[0]})
+            await websocket.close(code=1008)
+            return
+        try:
+            while True:
+                message = await websocket.receive_text()
+                try:
+                    document = parse_json(message.encode())
+                    rows = (Rows.from_instances(document["instances"]) if "instances" in document
+                            else Rows.from_features(document.get("features")))  # fmt: skip
+                    answer = await self.inference.predict(model, rows, chosen=chosen)
+                    await websocket.send_json(answer.as_json())
+                except (ServingError, InvalidInput) as e:
+                    await websocket.send_json({"error": str(e), "status": status_of(e)[0]})
+        except WebSocketDisconnect:
+            return
+
+    @api.get("/health")
+    def health(self) -> dict:
+        """The gateway answers."""
+        return {"status": "ok"}
+
+    @api.get("/ready")
+    async def ready(self) -> JSONResponse:
+        """200 when every version in the traffic table is loaded and RUNNING, else 503 naming them."""
+        applications = serve.status().applications
+        waiting = []
+        for model, traffic in self.inference.config.traffic.models.items():
+            for version in traffic.versions:
+                app = applications.get(f"{model}--v{version}")
+                if app is None or app.status != "RUNNING":
+                    waiting.append(f"{model}:{version} ({app.status if app else 'not deployed'})")
+        if waiting:
+            return JSONResponse({"ready": False, "waiting": waiting}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    @api.get("/api/v1/traffic")
+    def traffic(self) -> dict:
+        """The live traffic table."""
+        return self.inference.config.traffic.model_dump(mode="json")
+
+    # gRPC (service raynomaly.v1.Inference)
+
+    async def _grpc(self, call, grpc_context, empty):
+        try:
+            return await call()
+        except (ServingError, InvalidInput, BackPressureError) as e:
+            error = Overloaded(str(e)) if isinstance(e, BackPressureError) else e
+            grpc_context.set_code(status_of(error)[1])
+            grpc_context.set_details(str(error))
+            return empty
+
+    def _metadata(self, grpc_context, model: str) -> tuple[str | None, str | None]:
+        metadata = dict(grpc_context.invocation_metadata())
+        header = self.inference.config.traffic.models.get(model)
+        sticky = metadata.get(header.sticky_header) if header and header.sticky_header else None
+        return metadata.get(PIN_HEADER), sticky
+
+    @staticmethod
+    def _response(answer, offset: int = 0) -> pb.PredictResponse:
+        head = {"model": answer.model, "version": answer.version, "threshold": answer.threshold}
+        return pb.PredictResponse(
+            **head, scores=answer.scores.tolist(), labels=answer.labels.tolist(), offset=offset
+        )
+
+    async def Predict(self, request: pb.PredictRequest, grpc_context) -> pb.PredictResponse:  # noqa: N802
+        """gRPC: one sample."""
+
+        async def call():
+            pinned, sticky = self._metadata(grpc_context, request.model)
+            rows = Rows.from_features(list(request.features))
+            return self._response(await self.inference.predict(request.model, rows, pinned, sticky))
+
+        return await self._grpc(call, grpc_context, pb.PredictResponse())
+
+    def _batch_rows(self, request: pb.PredictBatchRequest):
+        if request.n_features == 0 or len(request.values) % request.n_features:
+            raise BadRequest(
+                f"{len(request.values)} values do not split into rows of n_features={request.n_features}"
+            )
+        import numpy as np
+
+        return np.asarray(request.values, dtype=np.float64).reshape(-1, request.n_features)
+
+    async def PredictBatch(self, request: pb.PredictBatchRequest, grpc_context) -> pb.PredictResponse:  # noqa: N802
+        """gRPC: many samples, row-major."""
+
+        async def call():
+            pinned, sticky = self._metadata(grpc_context, request.model)
+            rows = Rows("matrix", self._batch_rows(request))
+            return self._response(await self.inference.predict(request.model, rows, pinned, sticky))
+
+        return await self._grpc(call, grpc_context, pb.PredictResponse())
+
+    async def PredictStream(self, request: pb.PredictBatchRequest, grpc_context):  # noqa: N802
+        """gRPC: many samples answered in chunks, in order, all by the same version."""
+        try:
+            pinned, sticky = self._metadata(grpc_context, request.model)
+            chosen = self.inference.route(request.model, pinned, sticky)
+            matrix = self._batch_rows(request)
+            chunk = request.chunk_rows or 1000
+            for offset in range(0, len(matrix), chunk):
+                rows = Rows("matrix", matrix[offset : offset + chunk])
+                yield self._response(await self.inference.predict(request.model, rows, chosen=chosen), offset)
+        except (ServingError, InvalidInput) as e:
+            grpc_context.set_code(status_of(e)[1])
+            grpc_context.set_details(str(e))
+
+
+app = Gateway.bind()

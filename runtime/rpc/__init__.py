@@ -1,0 +1,1 @@
+"""gRPC interface: `raynomaly.proto` and the stubs generated from it by `make setup`."""

@@ -1,0 +1,23 @@
+"""Generate the gRPC stubs next to `raynomaly.proto` (run by `make setup`; output is not committed).
+
+python -m runtime.rpc.generate
+"""
+
+import sys
+from pathlib import Path
+
+from grpc_tools import protoc
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def main() -> int:
+    """Run protoc with the package path as include root, so the stubs import each other by package."""
+    proto = "runtime/rpc/raynomaly.proto"
+    return protoc.main(
+        ["protoc", f"-I{ROOT}", f"--python_out={ROOT}", f"--grpc_python_out={ROOT}", str(ROOT / proto)]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Desired state -> the Serve declarative config (`ServeDeploySchema`), as one pure function.
+
+The same rendering serves the local target (Ray dashboard REST API) and KubeRay
+(`spec.serveConfigV2`). Version applications have no HTTP route: only the gateway is reachable,
+and it reaches them through deployment handles.
+"""
+
+from runtime.desired import DeployedVersion, DesiredState
+
+GATEWAY_APP = "gateway"
+GRPC_SERVICER = "runtime.rpc.raynomaly_pb2_grpc.add_InferenceServicer_to_server"
+# Replicas shut down quickly: the default graceful wait (20 s) makes every removal slow.
+_SHUTDOWN = {"graceful_shutdown_wait_loop_s": 0.5, "graceful_shutdown_timeout_s": 5.0}
+
+
+def _scorer_app(deployed: DeployedVersion, store: str) -> dict:
+    options = deployed.options
+    deployment = {
+        "name": "Scorer",
+        "max_ongoing_requests": options.max_ongoing_requests,
+        "max_queued_requests": options.max_queued_requests,
+        "user_config": options.batching.model_dump(),
+        "ray_actor_options": {"num_cpus": options.num_cpus, "num_gpus": options.num_gpus},
+        **_SHUTDOWN,
+    }
+    if options.autoscaling is not None:
+        deployment["autoscaling_config"] = options.autoscaling.model_dump()
+    else:
+        deployment["num_replicas"] = options.num_replicas
+    return {
+        "name": deployed.app_name,
+        "route_prefix": None,
+        "import_path": "runtime.scorer:build",
+        "args": {"store": store, "model": deployed.model, "version": deployed.version},
+        "deployments": [deployment],
+    }
+
+
+def _gateway_app(desired: DesiredState) -> dict:
+    gateway = desired.gateway
+    return {
+        "name": GATEWAY_APP,
+        "route_prefix": "/",
+        "import_path": "runtime.gateway:app",
+        "deployments": [
+            {
+                "name": "Gateway",
+                "num_replicas": gateway.num_replicas,
+                "max_ongoing_requests": gateway.max_ongoing_requests,
+                "max_queued_requests": gateway.max_queued_requests,
+                "ray_actor_options": {"num_cpus": gateway.num_cpus},
+                "user_config": {
+                    "traffic": desired.traffic.model_dump(mode="json"),
+                    "shadow_max_in_flight": gateway.shadow_max_in_flight,
+                    "max_body_bytes": gateway.max_body_bytes,
+                    "max_rows": gateway.max_rows,
+                },
+                **_SHUTDOWN,
+            }
+        ],
+    }
+
+
+def render(desired: DesiredState) -> dict:
+    """The whole Serve config for `desired` (pure)."""
+    endpoints = desired.endpoints
+    return {
+        "proxy_location": "HeadOnly",
+        "http_options": {"host": endpoints.host, "port": endpoints.http_port},
+        "grpc_options": {"port": endpoints.grpc_port, "grpc_servicer_functions": [GRPC_SERVICER]},
+        "applications": [_gateway_app(desired)] + [_scorer_app(v, desired.store) for v in desired.versions],
+    }
+
+
+def validate(config: dict) -> dict:
+    """`config` if Ray's own `ServeDeploySchema` accepts it; ValueError with Ray's reasons otherwise."""
+    from pydantic import ValidationError
+    from ray.serve.schema import ServeDeploySchema
+
+    try:
+        ServeDeploySchema.model_validate(config)
+    except ValidationError as e:
+        raise ValueError(f"the rendered Serve config is invalid: {e}") from e
+    return config

@@ -1,0 +1,128 @@
+"""Local serving: the record of what runs, the initial desired state, traffic changes, applying.
+
+Decisions (`initial_state`, `with_traffic`) are pure; `apply` and `wait_ready` do the I/O.
+"""
+
+import time
+from collections.abc import Callable
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from models.gpu import GpuUnavailable, check_gpu_path
+from models.store import ModelStore
+from runtime.desired import DeployedVersion, DesiredState, Endpoints
+from runtime.serve_api import ServeApi
+from runtime.serveconfig import GATEWAY_APP, render, validate
+from runtime.settings import RuntimeSettings
+from runtime.traffic import ModelTraffic, TrafficTable
+
+
+class RuntimeRecord(BaseModel):
+    """What `raynomaly up` started and what it serves (`.raynomaly/runtime.json`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dashboard_url: str
+    http_url: str
+    grpc_port: int
+    metrics_port: int
+    ingress: str
+    desired: DesiredState
+
+
+def read_record(settings: RuntimeSettings) -> RuntimeRecord | None:
+    """The record of the running runtime, if any."""
+    if not settings.state_path.exists():
+        return None
+    return RuntimeRecord.model_validate_json(settings.state_path.read_text())
+
+
+def write_record(settings: RuntimeSettings, record: RuntimeRecord) -> None:
+    """Write the record atomically."""
+    settings.state_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = settings.state_path.with_suffix(".tmp")
+    temporary.write_text(record.model_dump_json(indent=2))
+    temporary.replace(settings.state_path)
+
+
+def initial_state(store: ModelStore, settings: RuntimeSettings) -> DesiredState:
+    """The newest version of every model in the store, at 100% (pure but for listing the store)."""
+    latest = {model: store.versions(model)[-1] for model in store.models()}
+    return DesiredState(
+        store=store.uri,
+        versions=[DeployedVersion(model=m, version=v) for m, v in sorted(latest.items())],
+        traffic=TrafficTable(models={m: ModelTraffic(weights={v: 100}) for m, v in latest.items()}),
+        endpoints=Endpoints(http_port=settings.ports.http, grpc_port=settings.ports.grpc),
+    )
+
+
+def with_traffic(desired: DesiredState, model: str, traffic: ModelTraffic) -> DesiredState:
+    """`desired` with the model's table replaced: versions it names are deployed, others removed (pure)."""
+    kept = [v for v in desired.versions if v.model != model or v.version in traffic.versions]
+    present = {v.version for v in kept if v.model == model}
+    added = [DeployedVersion(model=model, version=v) for v in traffic.versions if v not in present]
+    models = {**desired.traffic.models, model: traffic}
+    return desired.model_copy(update={"versions": kept + added, "traffic": TrafficTable(models=models)})
+
+
+def check_gpus(desired: DesiredState, store: ModelStore, cluster_gpus: float) -> None:
+    """Refuse GPU replicas the cluster cannot place or the version cannot use (GpuUnavailable)."""
+    for deployed in desired.versions:
+        gpus = deployed.options.num_gpus
+        if gpus <= 0:
+            continue
+        check_gpu_path(store.manifest(deployed.model, deployed.version))
+        if cluster_gpus < gpus:
+            raise GpuUnavailable(
+                f"{deployed.model}:{deployed.version} asks for {gpus:g} GPU per replica but the cluster has "
+                f"{cluster_gpus:g}; add GPU nodes or deploy it with num_gpus=0"
+            )
+
+
+def apply(api: ServeApi, desired: DesiredState) -> dict:
+    """Check GPU requests, render, validate with Ray's schema, apply through the Serve REST API."""
+    if any(v.options.num_gpus > 0 for v in desired.versions):
+        check_gpus(desired, ModelStore(desired.store), api.gpus())
+    config = validate(render(desired))
+    api.apply(config)
+    return config
+
+
+def wait_ready(api: ServeApi, http_url: str, desired: DesiredState, timeout_s: float,
+               progress: Callable[[str], None] = lambda _: None) -> None:  # fmt: skip
+    """Wait until Serve runs every desired application and the gateway's /ready answers 200.
+
+    Serve reports an application RUNNING only once every replica took the new config, so an old
+    gateway table can never pass for the new one. DEPLOY_FAILED stops the wait with Serve's reason.
+    """
+    expected = {GATEWAY_APP} | {v.app_name for v in desired.versions}
+    deadline, last = time.monotonic() + timeout_s, "no answer yet"
+    while time.monotonic() < deadline:
+        applications = api.status().get("applications", {})
+        failed = {
+            n: a.get("message", "")
+            for n, a in applications.items()
+            if n in expected and a.get("status") == "DEPLOY_FAILED"
+        }
+        if failed:
+            raise DeployFailed(
+                "; ".join(f"{name} failed to deploy: {message[-1500:]}" for name, message in failed.items())
+            )
+        pending = sorted(n for n in expected if applications.get(n, {}).get("status") != "RUNNING")
+        if not pending:
+            try:
+                if httpx.get(f"{http_url}/ready", timeout=5.0).status_code == 200:
+                    return
+                last = "the gateway's /ready"
+            except httpx.HTTPError as e:
+                last = f"the gateway ({type(e).__name__})"
+        else:
+            last = ", ".join(f"{n} ({applications.get(n, {}).get('status', 'NOT_STARTED')})" for n in pending)
+        progress(f"waiting for {last}")
+        time.sleep(0.5)
+    raise TimeoutError(f"not ready after {timeout_s:.0f} s: {last}")
+
+
+class DeployFailed(Exception):
+    """Serve could not deploy an application; the message carries Serve's reason."""

@@ -1,0 +1,81 @@
+"""Settings of a local raynomaly runtime, parsed once at the edge (CLI flags, environment).
+
+Every port Ray and Serve use is explicit and settable, so two clusters can share a machine.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from models.settings import ModelSettings
+
+INGRESSES = ("haproxy", "proxy")
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Ports of the local Ray head and Serve (all bound to 127.0.0.1)."""
+
+    gcs: int = 6379
+    dashboard: int = 8265
+    http: int = 8000
+    grpc: int = 9000
+    metrics: int = 8080
+    direct_http: tuple[int, int] = (30000, 31000)
+    direct_grpc: tuple[int, int] = (40000, 41000)
+    haproxy_metrics: int = 9101
+    haproxy_stats: int = 8404
+
+    def named(self) -> dict[str, int]:
+        """The single ports by flag name (for the port-in-use check)."""
+        single = {"--ray-port": self.gcs, "--dashboard-port": self.dashboard, "--http-port": self.http}
+        single |= {"--grpc-port": self.grpc, "--metrics-port": self.metrics}
+        return single | {"haproxy metrics": self.haproxy_metrics, "haproxy stats": self.haproxy_stats}
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """Where local state lives and how the local Ray head is started."""
+
+    state_dir: Path = Path(".raynomaly")
+    store: str = ".raynomaly/models"
+    ports: Ports = field(default_factory=Ports)
+    ingress: str = "haproxy"
+    """`haproxy`: HAProxy in front of throughput-optimised direct ingress; `proxy`: Serve's proxy."""
+    num_cpus: int = 4
+    """Logical CPUs Ray schedules with (replicas ask for fractions of one)."""
+
+    @classmethod
+    def resolve(cls, environ: Mapping[str, str] = os.environ, **flags) -> "RuntimeSettings":
+        """Flags that are not None win over `RAYNOMALY_*` variables, which win over defaults."""
+        settings = cls(store=ModelSettings.resolve(flags.pop("store", None), environ).store)
+        if "RAYNOMALY_HOME" in environ:
+            settings = replace(settings, state_dir=Path(environ["RAYNOMALY_HOME"]))
+        ports = {k: v for k, v in flags.pop("ports", {}).items() if v is not None}
+        settings = replace(
+            settings,
+            ports=replace(settings.ports, **ports),
+            **{k: v for k, v in flags.items() if v is not None},
+        )
+        if settings.ingress not in INGRESSES:
+            raise ValueError(f"unknown ingress {settings.ingress!r}; choose one of {', '.join(INGRESSES)}")
+        return settings
+
+    @property
+    def token_path(self) -> Path:
+        """The Ray cluster's auth token (0600): every Ray process and REST call presents it."""
+        return self.state_dir / "ray" / "auth_token"
+
+    @property
+    def state_path(self) -> Path:
+        """The record of the running runtime (settings and desired state)."""
+        return self.state_dir / "runtime.json"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.dashboard}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.http}"

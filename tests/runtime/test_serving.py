@@ -1,0 +1,38 @@
+"""Pure serving decisions: the initial state and traffic changes."""
+
+import numpy as np
+import pyarrow as pa
+from pyarrow import csv
+
+from models.store import ModelStore
+from models.training import TrainRequest, train
+from runtime.desired import DeployedVersion, DesiredState
+from runtime.serving import initial_state, with_traffic
+from runtime.settings import RuntimeSettings
+from runtime.traffic import ModelTraffic, TrafficTable
+
+
+def test_initial_state_serves_the_newest_version_of_every_model(tmp_path):
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    csv.write_csv(pa.table({"a": X[:, 0], "b": X[:, 1]}), tmp_path / "t.csv")
+    store = ModelStore(str(tmp_path / "models"))
+    for name, detector in [("fraud", "hbos"), ("fraud", "iforest"), ("churn", "hbos")]:
+        train(TrainRequest(name, detector, str(tmp_path / "t.csv")), store)
+    state = initial_state(store, RuntimeSettings())
+    assert [(v.model, v.version) for v in state.versions] == [("churn", 1), ("fraud", 2)]
+    assert state.traffic.models["fraud"].weights == {2: 100}
+
+
+def test_with_traffic_adds_named_versions_and_removes_the_rest():
+    state = DesiredState(
+        store="s",
+        versions=[DeployedVersion(model="fraud", version=1), DeployedVersion(model="churn", version=4)],
+        traffic=TrafficTable(
+            models={"fraud": ModelTraffic(weights={1: 100}), "churn": ModelTraffic(weights={4: 100})}
+        ),
+    )
+    canary = with_traffic(state, "fraud", ModelTraffic(weights={1: 90, 2: 10}))
+    assert sorted((v.model, v.version) for v in canary.versions) == [("churn", 4), ("fraud", 1), ("fraud", 2)]
+    promoted = with_traffic(canary, "fraud", ModelTraffic(weights={2: 100}))
+    assert sorted((v.model, v.version) for v in promoted.versions) == [("churn", 4), ("fraud", 2)]
+    assert promoted.traffic.models["churn"] == state.traffic.models["churn"]

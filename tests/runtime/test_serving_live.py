@@ -1,0 +1,232 @@
+"""The runtime on real Ray Serve: routing, pins, shadows, batching, gRPC, WebSocket, bad input."""
+
+import asyncio
+import json
+import re
+import time
+
+import grpc
+import httpx
+import numpy as np
+import pytest
+import websockets
+
+from runtime.desired import Batching, ScorerOptions
+from runtime.rpc import raynomaly_pb2 as pb
+from runtime.rpc import raynomaly_pb2_grpc as pb_grpc
+
+pytestmark = pytest.mark.integration
+ROW = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0]
+GATEWAY = (("application", "gateway"),)
+
+
+async def _versions(url: str, count: int, body: dict, headers=None, concurrency: int = 32) -> list[int]:
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        semaphore = asyncio.Semaphore(concurrency)
+
+        async def one():
+            async with semaphore:
+                response = await client.post(f"{url}/api/v1/predict", json=body, headers=headers)
+                response.raise_for_status()
+                return response.json()["version"]
+
+        return await asyncio.gather(*(one() for _ in range(count)))
+
+
+def _metric(served, name: str, **labels) -> float:
+    """Sum of a metric's samples whose labels match, read from Ray's metrics export."""
+    text = httpx.get(served.metrics_url, timeout=30.0).text
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        if all(f'{key}="{value}"' in line for key, value in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _eventually(check, timeout_s: float = 30.0):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
+
+
+def test_up_serves_the_newest_version_of_every_model(served):
+    status = json.loads(served.cli("status", "--json").stdout)
+    assert status["applications"] == {"gateway": "RUNNING", "fraud--v3": "RUNNING", "churn--v1": "RUNNING"}
+    assert httpx.get(f"{served.http}/ready").json() == {"ready": True}
+    answer = httpx.post(f"{served.http}/api/v1/predict", json={"model": "churn", "features": ROW}).json()
+    assert answer["version"] == 1 and len(answer["scores"]) == 1
+
+
+def test_weights_are_honoured_and_a_shift_keeps_every_replica(served):
+    served.cli("traffic", "set", "fraud", "1=90", "2=10")
+    before = served.replicas()
+    versions = asyncio.run(_versions(served.http, 2000, {"model": "fraud", "features": ROW}))
+    share = versions.count(2) / len(versions)
+    # binomial share of 10% over 2,000 requests: standard deviation 0.0067; allow 4.5 of them
+    assert abs(share - 0.10) < 0.03 and set(versions) == {1, 2}
+    served.cli("traffic", "set", "fraud", "1=50", "2=50")
+    assert served.replicas() == before  # a weight change is a reconfigure, not a restart
+    versions = asyncio.run(_versions(served.http, 1000, {"model": "fraud", "features": ROW}))
+    assert abs(versions.count(2) / len(versions) - 0.5) < 0.07
+
+
+def test_pinned_versions_answer_even_at_zero_weight(served):
+    served.cli("traffic", "set", "fraud", "1=100", "2=0")
+    pinned = asyncio.run(
+        _versions(served.http, 50, {"model": "fraud", "features": ROW}, {"x-model-version": "2"})
+    )
+    assert set(pinned) == {2}
+    missing = httpx.post(f"{served.http}/api/v1/predict", json={"model": "fraud", "features": ROW},
+                         headers={"x-model-version": "9"})  # fmt: skip
+    assert missing.status_code == 404 and "version '9' of fraud is not deployed" in missing.json()["error"]
+
+
+def test_shadow_copies_leave_answers_unchanged_and_are_measured(served):
+    served.cli("traffic", "set", "fraud", "1=100", "--shadow", "3=100")
+    before = _metric(served, "ray_raynomaly_scored_rows_total", model="fraud", version="3", role="shadow")
+    versions = asyncio.run(_versions(served.http, 200, {"model": "fraud", "features": ROW}))
+    assert set(versions) == {1}
+    grown = _eventually(
+        lambda: (
+            _metric(served, "ray_raynomaly_scored_rows_total", model="fraud", version="3", role="shadow")
+            >= before + 150
+        )
+    )
+    assert grown, "shadow rows did not reach the metrics export"
+
+
+def test_batching_really_batches_and_reconfigures_in_place(served):
+    served.cli("traffic", "set", "fraud", "1=100")
+    labels = {"model": "fraud", "version": "1"}
+    batches = _metric(served, "ray_raynomaly_batch_size_count", **labels)
+    rows = _metric(served, "ray_raynomaly_scored_rows_total", **labels)
+    asyncio.run(_versions(served.http, 640, {"model": "fraud", "features": ROW}, concurrency=64))
+    # Ray approximates histogram sums; the rows counter and the batch count are exact
+    scored = _eventually(lambda: _metric(served, "ray_raynomaly_scored_rows_total", **labels) - rows >= 640)
+    assert scored, "the 640 rows did not reach the metrics export"
+    mean_batch = 640 / (_metric(served, "ray_raynomaly_batch_size_count", **labels) - batches)
+    assert mean_batch > 1.5, f"64 concurrent callers were not batched together (mean batch {mean_batch:.2f})"
+    desired = served.desired()
+    before = served.replicas()
+    bigger = ScorerOptions(batching=Batching(max_batch_size=128, batch_wait_timeout_s=0.01))
+    versions = [
+        v.model_copy(update={"options": bigger}) if v.app_name == "fraud--v1" else v for v in desired.versions
+    ]
+    served.apply(desired.model_copy(update={"versions": versions}))
+    assert served.replicas()["fraud--v1"] == before["fraud--v1"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "status", "message"),
+    [
+        pytest.param(
+            "predict", {"model": "fraud", "features": [1.0, 2.0]}, {}, 400, "expected 8 features", id="width"
+        ),
+        pytest.param(
+            "predict", {"model": "fraud", "features": [1.0] * 7 + ["NaN"]}, {}, 400, "non-finite", id="nan"
+        ),
+        pytest.param(
+            "predict", {"model": "nope", "features": ROW}, {}, 404, "is not served", id="unknown-model"
+        ),
+        pytest.param("predict", {"features": ROW}, {}, 400, "must name its model", id="no-model"),
+        pytest.param(
+            "predict/batch",
+            {"model": "fraud", "instances": [ROW, ROW[:3]]},
+            {},
+            400,
+            "not numeric",
+            id="ragged-batch",
+        ),
+        pytest.param(
+            "predict/batch",
+            {"model": "fraud", "instances": [ROW] * 100_001},
+            {},
+            413,
+            "over the limit",
+            id="too-many-rows",
+        ),
+    ],
+)
+def test_bad_input_is_a_4xx_naming_the_problem(served, path, body, headers, status, message):
+    response = httpx.post(f"{served.http}/api/v1/{path}", json=body, headers=headers, timeout=60.0)
+    assert response.status_code == status and message in response.json()["error"]
+
+
+def test_binary_batches_and_arrow_answers(served):
+    import io
+
+    import pyarrow as pa
+
+    X = np.tile(ROW, (1000, 1)) + np.random.default_rng(0).normal(size=(1000, 8))
+    buffer = io.BytesIO()
+    np.save(buffer, X)
+    headers = {"content-type": "application/x-npy", "accept": "application/vnd.apache.arrow.stream"}
+    url = f"{served.http}/api/v1/predict/batch?model=churn"
+    response = httpx.post(url, content=buffer.getvalue(), headers=headers)
+    table = pa.ipc.open_stream(response.content).read_all()
+    assert table.num_rows == 1000 and table.schema.metadata[b"model"] == b"churn"
+    as_json = httpx.post(
+        f"{served.http}/api/v1/predict/batch", json={"model": "churn", "instances": X.tolist()}
+    )
+    np.testing.assert_array_equal(as_json.json()["scores"], table.column("score").to_numpy())
+
+
+def test_grpc_paths(served):
+    served.cli("traffic", "set", "fraud", "1=100", "2=0")
+    stub = pb_grpc.InferenceStub(grpc.insecure_channel(served.grpc))
+    single = stub.Predict(pb.PredictRequest(model="fraud", features=ROW), metadata=GATEWAY)
+    assert single.version == 1 and len(single.scores) == 1
+    X = np.tile(ROW, (2500, 1))
+    request = pb.PredictBatchRequest(model="fraud", values=X.ravel().tolist(), n_features=8, chunk_rows=1000)
+    batch = stub.PredictBatch(request, metadata=GATEWAY + (("x-model-version", "2"),))
+    assert batch.version == 2 and len(batch.scores) == 2500
+    chunks = list(stub.PredictStream(request, metadata=GATEWAY))
+    assert [(c.offset, len(c.scores)) for c in chunks] == [(0, 1000), (1000, 1000), (2000, 500)]
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.PredictBatch(
+            pb.PredictBatchRequest(model="fraud", values=[1.0] * 7, n_features=8), metadata=GATEWAY
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as missing:
+        stub.Predict(pb.PredictRequest(model="nope", features=ROW), metadata=GATEWAY)
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_websocket_answers_in_order_and_survives_bad_messages(served):
+    async def converse():
+        async with websockets.connect(
+            f"ws://{served.http.removeprefix('http://')}/api/v1/predict/streaming?model=churn"
+        ) as ws:
+            answers = []
+            for shift in range(5):
+                await ws.send(json.dumps({"features": [x + shift for x in ROW]}))
+                answers.append(json.loads(await ws.recv()))
+            await ws.send(json.dumps({"features": [1.0]}))
+            error = json.loads(await ws.recv())
+            await ws.send(json.dumps({"instances": [ROW, ROW]}))
+            return answers, error, json.loads(await ws.recv())
+
+    answers, error, batch = asyncio.run(converse())
+    shifted = [[x + shift for x in ROW] for shift in range(5)]
+    expected = httpx.post(
+        f"{served.http}/api/v1/predict/batch", json={"model": "churn", "instances": shifted}
+    ).json()
+    assert [a["scores"][0] for a in answers] == expected["scores"]
+    assert error["status"] == 400 and "expected 8 features" in error["error"]
+    assert len(batch["scores"]) == 2
+
+
+def test_traffic_set_refuses_bad_tables_with_exit_code_2(served):
+    result = served.cli("traffic", "set", "fraud", "1=50", "2=40", check=False)
+    assert result.returncode == 2 and "weights must sum to 100, got 90" in result.stderr
+    result = served.cli("traffic", "set", "fraud", "7=100", check=False)
+    assert result.returncode == 2 and "fraud has no version 7" in result.stderr
+    assert re.search(
+        r"fraud", json.loads(served.cli("status", "--json").stdout)["traffic"]["models"].__repr__()
+    )
