@@ -81,7 +81,9 @@ def locust(host: str, scenario: str, users: int, seconds: int, **extra) -> dict:
             "--stop-timeout",
             "5",
         ]
-        subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 120)
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 120)
+        if not Path(f"{folder}/run_stats.csv").exists():
+            raise RuntimeError(f"locust wrote no stats:\n{result.stderr[-3000:]}")
         with open(f"{folder}/run_stats.csv") as f:
             row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
     rows_per_request = 1 if scenario == "predict" else BATCH_ROWS

@@ -36,7 +36,7 @@ class HttpScenario(FastHttpUser):
         self.index = 0
 
     @task
-    def run(self):
+    def send(self):
         if SCENARIO == "predict":
             self.index = (self.index + 1) % len(SAMPLES)
             body = {"model": MODEL, "features": SAMPLES[self.index].tolist()}
@@ -69,7 +69,7 @@ class GrpcScenario(User):
         self.metadata = (("application", "gateway"), *PIN.items())
 
     @task
-    def run(self):
+    def send(self):
         started, error = time.perf_counter(), None
         try:
             self.stub.PredictBatch(self.request, metadata=self.metadata)
