@@ -22,8 +22,11 @@ PIN_HEADER = "x-model-version"
 
 def _error(error: Exception) -> JSONResponse:
     status = status_of(error)[0]
-    detail = str(error) if status < 500 else f"internal error: {type(error).__name__}: {error}"
-    return JSONResponse({"error": detail, "status": status}, status_code=status)
+    detail = (
+        str(error) if status < 500 or status == 503 else f"internal error: {type(error).__name__}: {error}"
+    )
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse({"error": detail, "status": status}, status_code=status, headers=headers)
 
 
 for _kind in (ServingError, InvalidInput):

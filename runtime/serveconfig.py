@@ -9,8 +9,13 @@ from runtime.desired import DeployedVersion, DesiredState
 
 GATEWAY_APP = "gateway"
 GRPC_SERVICER = "runtime.rpc.raynomaly_pb2_grpc.add_InferenceServicer_to_server"
-# Replicas shut down quickly: the default graceful wait (20 s) makes every removal slow.
-_SHUTDOWN = {"graceful_shutdown_wait_loop_s": 0.5, "graceful_shutdown_timeout_s": 5.0}
+# Replicas shut down quickly (the default graceful wait, 20 s, makes every removal slow), and a
+# full queue sheds load with 503 + Retry-After instead of queueing forever.
+_COMMON = {
+    "graceful_shutdown_wait_loop_s": 0.5,
+    "graceful_shutdown_timeout_s": 5.0,
+    "backpressure_config": {"status_code": 503, "retry_after_s": 1},
+}
 
 
 def _scorer_app(deployed: DeployedVersion, store: str) -> dict:
@@ -21,7 +26,7 @@ def _scorer_app(deployed: DeployedVersion, store: str) -> dict:
         "max_queued_requests": options.max_queued_requests,
         "user_config": options.batching.model_dump(),
         "ray_actor_options": {"num_cpus": options.num_cpus, "num_gpus": options.num_gpus},
-        **_SHUTDOWN,
+        **_COMMON,
     }
     if options.autoscaling is not None:
         deployment["autoscaling_config"] = options.autoscaling.model_dump()
@@ -55,7 +60,7 @@ def _gateway_app(desired: DesiredState) -> dict:
                     "max_body_bytes": gateway.max_body_bytes,
                     "max_rows": gateway.max_rows,
                 },
-                **_SHUTDOWN,
+                **_COMMON,
             }
         ],
     }

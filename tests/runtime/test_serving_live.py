@@ -230,3 +230,28 @@ def test_traffic_set_refuses_bad_tables_with_exit_code_2(served):
     assert re.search(
         r"fraud", json.loads(served.cli("status", "--json").stdout)["traffic"]["models"].__repr__()
     )
+
+
+def test_a_full_queue_sheds_load_with_503_and_retry_after(served):
+    desired = served.desired()
+    tight = ScorerOptions(max_ongoing_requests=8, max_queued_requests=2, batching=Batching(max_batch_size=8))
+    versions = [
+        v.model_copy(update={"options": tight}) if v.model == "churn" else v for v in desired.versions
+    ]
+    served.apply(desired.model_copy(update={"versions": versions}))
+    rows = np.tile(ROW, (5000, 1)).tolist()
+
+    async def blast():
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=150), timeout=120.0) as client:
+            body = {"model": "churn", "instances": rows}
+            return await asyncio.gather(
+                *(client.post(f"{served.http}/api/v1/predict/batch", json=body) for _ in range(150))
+            )
+
+    try:
+        responses = asyncio.run(blast())
+    finally:
+        served.apply(desired)
+    statuses = {r.status_code for r in responses}
+    assert statuses <= {200, 503} and 503 in statuses and 200 in statuses
+    assert all(r.headers.get("retry-after") == "1" for r in responses if r.status_code == 503)
