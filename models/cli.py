@@ -6,12 +6,14 @@ exit with the code of their kind (2 for bad input or usage) and no traceback.
 
 import functools
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import pyarrow as pa
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -35,18 +37,37 @@ StoreOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
-def reports_errors(command):
-    """Turn model errors into a one-line message on stderr and the error's exit code."""
+def message_of(error: Exception) -> str:
+    """The user-facing text of an error (pydantic's without its "Value error, " prefixes)."""
+    if isinstance(error, ValidationError):
+        return "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
+    return str(error)
 
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except ModelError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-            raise typer.Exit(e.exit_code) from None
 
-    return wrapper
+def reports_errors(command=None, *, codes: Mapping[type[Exception], int] | None = None):
+    """One line on stderr and an exit code, never a traceback.
+
+    Model errors carry their own exit code; `codes` adds other error kinds (checked in order).
+    """
+    codes = dict(codes or {})
+
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except (ModelError, *codes) as e:
+                code = (
+                    e.exit_code
+                    if isinstance(e, ModelError)
+                    else next(c for k, c in codes.items() if isinstance(e, k))
+                )
+                err.print(f"[bold red]error:[/] {message_of(e)}", highlight=False, soft_wrap=True)
+                raise typer.Exit(code) from None
+
+        return wrapper
+
+    return decorate(command) if command is not None else decorate
 
 
 def _store(store: str | None) -> ModelStore:

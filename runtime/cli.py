@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from models.cli import reports_errors as models_reports_errors
 from models.errors import ModelError
 from models.store import ModelStore, check_name
 from runtime import cluster
@@ -37,25 +38,18 @@ err = Console(stderr=True)
 READY_TIMEOUT_S = 300.0
 
 
-def reports_errors(command):
-    """One line on stderr and an exit code (2 for usage mistakes), never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except ValidationError as e:
-            message, code = "; ".join(error["msg"].removeprefix("Value error, ") for error in e.errors()), 2
-        except ValueError as e:
-            message, code = str(e), 2
-        except ModelError as e:
-            message, code = str(e), e.exit_code
-        except (ClusterError, ServeApiError, DeployFailed, TimeoutError) as e:
-            message, code = str(e), 1
-        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code)
-
-    return wrapper
+# ValidationError before ValueError (it is one): both are usage mistakes
+reports_errors = functools.partial(
+    models_reports_errors,
+    codes={
+        ValidationError: 2,
+        ValueError: 2,
+        ClusterError: 1,
+        ServeApiError: 1,
+        DeployFailed: 1,
+        TimeoutError: 1,
+    },
+)
 
 
 def _settings(store: str | None = None, **flags) -> RuntimeSettings:
