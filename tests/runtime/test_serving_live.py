@@ -233,20 +233,26 @@ def test_traffic_set_refuses_bad_tables_with_exit_code_2(served):
 
 
 def test_a_full_queue_sheds_load_with_503_and_retry_after(served):
+    import io
+
+    served.cli("traffic", "set", "fraud", "3=100")  # ECOD: the slowest scorer, so its queue fills
     desired = served.desired()
     tight = ScorerOptions(max_ongoing_requests=8, max_queued_requests=2, batching=Batching(max_batch_size=8))
     versions = [
-        v.model_copy(update={"options": tight}) if v.model == "churn" else v for v in desired.versions
+        v.model_copy(update={"options": tight}) if v.app_name == "fraud--v3" else v for v in desired.versions
     ]
     served.apply(desired.model_copy(update={"versions": versions}))
-    rows = np.tile(ROW, (5000, 1)).tolist()
+    buffer = io.BytesIO()
+    np.save(buffer, np.tile(ROW, (20_000, 1)))  # a binary body: the gateway forwards it at once
 
     async def blast():
-        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=150), timeout=120.0) as client:
-            body = {"model": "churn", "instances": rows}
-            return await asyncio.gather(
-                *(client.post(f"{served.http}/api/v1/predict/batch", json=body) for _ in range(150))
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100), timeout=300.0) as client:
+            url, headers = (
+                f"{served.http}/api/v1/predict/batch?model=fraud",
+                {"content-type": "application/x-npy"},
             )
+            posts = (client.post(url, content=buffer.getvalue(), headers=headers) for _ in range(100))
+            return await asyncio.gather(*posts)
 
     try:
         responses = asyncio.run(blast())
