@@ -4,6 +4,7 @@ Transport adapters only: parse, call `Inference`, answer; errors map to status c
 `runtime.errors`, so a client's mistake is a 4xx with a message that names it.
 """
 
+import numpy as np
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 from ray import serve
@@ -11,6 +12,7 @@ from ray.serve.exceptions import BackPressureError
 
 from models.errors import InvalidInput
 from runtime.codec import ARROW, JSON, NPY, Rows, model_of, parse_json
+from runtime.desired import app_name
 from runtime.errors import BadRequest, Overloaded, ServingError, status_of
 from runtime.inference import GatewayConfig, Inference
 from runtime.metrics import GatewayMetrics
@@ -50,9 +52,9 @@ class Gateway:
 
     async def _body(self, request: Request) -> bytes:
         declared = int(request.headers.get("content-length") or 0)
-        self.inference.check_size(declared, 0)
+        self.inference.check_body(declared)
         body = await request.body()
-        self.inference.check_size(len(body), 0)
+        self.inference.check_body(len(body))
         return body
 
     def _sticky(self, model: str, headers) -> str | None:
@@ -131,7 +133,7 @@ class Gateway:
         waiting = []
         for model, traffic in self.inference.config.traffic.models.items():
             for version in traffic.versions:
-                app = applications.get(f"{model}--v{version}")
+                app = applications.get(app_name(model, version))
                 if app is None or app.status != "RUNNING":
                     waiting.append(f"{model}:{version} ({app.status if app else 'not deployed'})")
         if waiting:
@@ -182,8 +184,6 @@ class Gateway:
             raise BadRequest(
                 f"{len(request.values)} values do not split into rows of n_features={request.n_features}"
             )
-        import numpy as np
-
         return np.asarray(request.values, dtype=np.float64).reshape(-1, request.n_features)
 
     async def PredictBatch(self, request: pb.PredictBatchRequest, grpc_context) -> pb.PredictResponse:  # noqa: N802

@@ -83,12 +83,15 @@ class Inference:
                 raise NotReady(f"{model} version {version} is not ready yet; retry shortly") from e
         return self._described[name]
 
-    def check_size(self, body_bytes: int, rows: int) -> None:
-        """TooLarge if a body or row count is over the limits."""
+    def check_body(self, body_bytes: int) -> None:
+        """TooLarge if a body is over the limit."""
         if body_bytes > self.config.max_body_bytes:
             raise TooLarge(
                 f"body of {body_bytes:,} bytes is over the limit of {self.config.max_body_bytes:,}"
             )
+
+    def check_rows(self, rows: int) -> None:
+        """TooLarge if a request holds too many rows."""
         if rows > self.config.max_rows:
             raise TooLarge(f"{rows:,} rows is over the limit of {self.config.max_rows:,} per request")
 
@@ -97,7 +100,7 @@ class Inference:
         """Score `rows` with the routed version; mirror them to shadows without waiting."""
         started = time.perf_counter()
         path = chosen or self.route(model, pinned, sticky)
-        self.check_size(0, len(rows))
+        self.check_rows(len(rows))
         outcome = "server_error"
         try:
             described = await self.describe(model, path.version)

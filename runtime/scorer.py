@@ -55,37 +55,31 @@ class Scorer:
             "device": self.device,
         }
 
-    def _scored(self, rows: np.ndarray, role: str) -> tuple[np.ndarray, np.ndarray]:
+    def _scored(self, rows: np.ndarray, parts: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Score `rows`, made of consecutive parts of (role, row count), recording metrics per role."""
+        self.metrics.record_batch(len(rows))
         scores = self._score(rows)
         labels = (scores > self.manifest.threshold).astype(np.int8)
-        self.metrics.record(role, percentiles(self.manifest.reference, scores), labels)
+        position_in_reference = percentiles(self.manifest.reference, scores)
+        role_of_row = np.repeat([role for role, _ in parts], [count for _, count in parts])
+        for role in {role for role, _ in parts}:
+            mine = role_of_row == role
+            self.metrics.record(role, position_in_reference[mine], labels[mine])
         return scores, labels
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.005)
     async def score_rows(self, requests: list[tuple[np.ndarray, str]]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Dynamic batching: many small requests scored as one matrix, answered in order."""
-        sizes = [len(rows) for rows, _ in requests]
         stacked = np.concatenate([rows for rows, _ in requests]) if len(requests) > 1 else requests[0][0]
-        self.metrics.record_batch(len(stacked))
-        scores = self._score(stacked)
-        labels = (scores > self.manifest.threshold).astype(np.int8)
-        positions = np.cumsum([0, *sizes])
-        position_in_reference = percentiles(self.manifest.reference, scores)
-        for role in {role for _, role in requests}:
-            members = [
-                np.arange(positions[i], positions[i + 1]) for i, (_, r) in enumerate(requests) if r == role
-            ]
-            rows = np.concatenate(members)
-            self.metrics.record(role, position_in_reference[rows], labels[rows])
-        return [(scores[positions[i] : positions[i + 1]], labels[positions[i] : positions[i + 1]])
-                for i in range(len(requests))]  # fmt: skip
+        scores, labels = self._scored(stacked, [(role, len(rows)) for rows, role in requests])
+        bounds = np.cumsum([0, *(len(rows) for rows, _ in requests)])
+        return [(scores[a:b], labels[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     async def score(self, rows: np.ndarray, role: str) -> tuple[np.ndarray, np.ndarray]:
         """Scores and labels of `rows`: small requests join a dynamic batch, large ones go alone."""
         if len(rows) <= 8:
             return await self.score_rows((rows, role))
-        self.metrics.record_batch(len(rows))
-        return self._scored(rows, role)
+        return self._scored(rows, [(role, len(rows))])
 
     def ready(self) -> bool:
         """The version is loaded (a replica that failed to load never answers)."""

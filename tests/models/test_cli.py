@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import models
 from controller.cli import app
+from tests.tables import write_features
 
 runner = CliRunner()
 FEATURES = ["a", "b", "c"]
@@ -27,7 +28,7 @@ def invoke(command: str, *args: str):
 def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     X = np.random.default_rng(0).normal(size=(400, 3))
-    csv.write_csv(pa.table({f: X[:, j] for j, f in enumerate(FEATURES)}), root / "train.csv")
+    write_features(root / "train.csv", X, FEATURES)
     batch = {"id": [f"r{i}" for i in range(50)], **{f: X[:50, j] for j, f in enumerate(FEATURES)}}
     parquet.write_table(pa.table(batch), root / "batch.parquet")
     (root / "nan.csv").write_text("a,b,c\n" + "1,2,3\n" * 30 + "1,nan,3\n")

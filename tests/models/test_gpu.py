@@ -3,20 +3,19 @@
 import sys
 
 import numpy as np
-import pyarrow as pa
 import pytest
-from pyarrow import csv
 
 from models.gpu import GpuUnavailable, gpu_scorer
 from models.store import ModelStore
 from models.training import TrainRequest, train
+from tests.tables import write_features
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("gpu")
     X = np.random.default_rng(0).normal(size=(7000, 3))
-    csv.write_csv(pa.table({f"f{j}": X[:, j] for j in range(3)}), root / "train.csv")
+    write_features(root / "train.csv", X)
     store = ModelStore(str(root / "models"))
     for name, detector, backend, params in [
         ("forest", "iforest", "numba", {}),

@@ -5,14 +5,13 @@ import subprocess
 import sys
 
 import numpy as np
-import pyarrow as pa
 import pytest
-from pyarrow import csv
 
 import models
 from models.settings import DEFAULT_STORE, ModelSettings
 from models.store import ModelStore
 from models.training import TrainRequest, train
+from tests.tables import write_features
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +19,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("scorer")
     X = np.random.default_rng(0).normal(size=(600, 4))
     path = root / "train.csv"
-    csv.write_csv(pa.table({f"f{j}": X[:, j] for j in range(4)}), path)
+    write_features(path, X)
     store = str(root / "models")
     for detector in ("iforest", "knn"):
         train(

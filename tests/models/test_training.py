@@ -3,9 +3,7 @@
 import hashlib
 
 import numpy as np
-import pyarrow as pa
 import pytest
-from pyarrow import csv
 from pyod.models.iforest import IForest
 
 from models import detectors
@@ -13,13 +11,14 @@ from models.errors import InvalidInput, InvalidSpec, ParityFailed
 from models.parity import TOLERANCES, Tolerance
 from models.store import ModelStore
 from models.training import TrainRequest, split, train
+from tests.tables import write_features
 
 
 @pytest.fixture
 def data_file(tmp_path, data_sets):
     X = data_sets["synthetic-6"]
     path = tmp_path / "train.csv"
-    csv.write_csv(pa.table({f"f{j}": X[:, j] for j in range(X.shape[1])}), path)
+    write_features(path, X)
     return str(path), X
 
 
@@ -122,7 +121,7 @@ def test_explicit_backend_must_support_the_detector(store_uri, data_file):
 def test_rank_deficient_pca_is_refused_with_a_fix(store_uri, tmp_path, data_sets):
     X = data_sets["digits"]
     path = tmp_path / "digits.csv"
-    csv.write_csv(pa.table({f"p{j}": X[:, j] for j in range(X.shape[1])}), path)
+    write_features(path, X)
     store = ModelStore(store_uri)
     with pytest.raises(InvalidSpec, match="rank-deficient.*n_components"):
         train(TrainRequest("digits", "pca", str(path)), store)

@@ -11,16 +11,14 @@ from models.training import TrainRequest, train
 from runtime.desired import DeployedVersion, DesiredState, ScorerOptions
 from runtime.scorer import load_scorer
 from runtime.serving import check_gpus
+from tests.tables import write_features
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    import pyarrow as pa
-    from pyarrow import csv
-
     root = tmp_path_factory.mktemp("scorer")
     X = np.random.default_rng(0).normal(size=(300, 3))
-    csv.write_csv(pa.table({f"f{j}": X[:, j] for j in range(3)}), root / "t.csv")
+    write_features(root / "t.csv", X)
     store = ModelStore(str(root / "models"))
     for detector in ("iforest", "hbos"):
         train(TrainRequest("m", detector, str(root / "t.csv")), store)

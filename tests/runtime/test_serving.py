@@ -1,8 +1,6 @@
 """Pure serving decisions: the initial state and traffic changes."""
 
 import numpy as np
-import pyarrow as pa
-from pyarrow import csv
 
 from models.store import ModelStore
 from models.training import TrainRequest, train
@@ -10,11 +8,12 @@ from runtime.desired import DeployedVersion, DesiredState
 from runtime.serving import initial_state, with_traffic
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic, TrafficTable
+from tests.tables import write_features
 
 
 def test_initial_state_serves_the_newest_version_of_every_model(tmp_path):
     X = np.random.default_rng(0).normal(size=(100, 2))
-    csv.write_csv(pa.table({"a": X[:, 0], "b": X[:, 1]}), tmp_path / "t.csv")
+    write_features(tmp_path / "t.csv", X)
     store = ModelStore(str(tmp_path / "models"))
     for name, detector in [("fraud", "hbos"), ("fraud", "iforest"), ("churn", "hbos")]:
         train(TrainRequest(name, detector, str(tmp_path / "t.csv")), store)
