@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 STUBS := runtime/rpc/raynomaly_pb2_grpc.py
 DEMO := .raynomaly/demo
 
-.PHONY: setup run stop test bench lint clean
+.PHONY: setup system run stop test bench lint clean
 
 setup: $(STAMP) $(STUBS)
 
@@ -20,6 +20,16 @@ $(STAMP): pyproject.toml requirements.lock
 
 $(STUBS): runtime/rpc/raynomaly.proto $(STAMP)
 	$(BIN)/python -m runtime.rpc.generate
+
+# The Prometheus server the integration tests start themselves: Debian's package, installed as root (CI).
+# The tests run their own servers, so the daemon the package may start (systemd, sysvinit) is stopped.
+system:
+	@command -v prometheus >/dev/null || [ "$$(id -u)" = 0 ] || { echo "make test needs the prometheus" \
+		"binary on PATH: run make as root to install it, or: sudo apt-get install prometheus" >&2; exit 1; }
+	@command -v prometheus >/dev/null || { echo "Installing Debian's prometheus package" && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus && \
+		if [ -d /run/systemd/system ]; then systemctl disable --now --quiet prometheus; \
+		elif [ -x /etc/init.d/prometheus ]; then /etc/init.d/prometheus stop; fi; }
 
 run: setup
 	$(BIN)/python -m models.demo $(DEMO)
@@ -40,7 +50,7 @@ run: setup
 stop: setup
 	$(BIN)/raynomaly down
 
-test: setup lint
+test: system setup lint
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -2,6 +2,8 @@
 
 import typer
 
+from controller import rollout_cli
+from controller.service import ControllerCompanion
 from models.cli import app as models_app
 from runtime.cli import register as register_runtime
 
@@ -11,9 +13,14 @@ app = typer.Typer(
     help="raynomaly: serve anomaly-detection models on Ray Serve and roll out new versions safely.",
 )
 app.add_typer(models_app, name="models")
-register_runtime(app)
+register_runtime(app, companions=[ControllerCompanion()])
+rollout_cli.register(app)
 
 
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

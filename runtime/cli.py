@@ -7,7 +7,7 @@ prints the endpoints and returns once /ready answers (or stays attached with --f
 import functools
 import json
 import time
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 from pydantic import ValidationError
@@ -36,6 +36,19 @@ from runtime.traffic import ModelTraffic, parse_assignments
 out = Console()
 err = Console(stderr=True)
 READY_TIMEOUT_S = 300.0
+
+
+class Companion(Protocol):
+    """A service started after the runtime is ready and stopped before it (the controller)."""
+
+    def start(self, settings: RuntimeSettings) -> dict[str, str]:
+        """Start; returns endpoint names and addresses to print."""
+
+    def stop(self, settings: RuntimeSettings) -> None:
+        """Stop if running."""
+
+
+_companions: list[Companion] = []
 
 
 # ValidationError before ValueError (it is one): both are usage mistakes
@@ -100,7 +113,11 @@ def up(
         wait_ready(
             _api(settings, record), settings.http_url, desired, READY_TIMEOUT_S, progress=status.update
         )
-    _print_endpoints(record)
+        endpoints = {}
+        for companion in _companions:
+            status.update(f"starting {type(companion).__name__.lower()}")
+            endpoints |= companion.start(settings)
+    _print_endpoints(record, endpoints)
     if foreground:
         try:
             while True:
@@ -109,7 +126,7 @@ def up(
             down(store=store, ray_port=ray_port)
 
 
-def _print_endpoints(record: RuntimeRecord) -> None:
+def _print_endpoints(record: RuntimeRecord, extra: dict[str, str]) -> None:
     table = Table("endpoint", "address", title="raynomaly is serving")
     table.add_row(
         "HTTP", f"{record.http_url}/api/v1/predict  (batch: /predict/batch, ws: /predict/streaming)"
@@ -119,6 +136,8 @@ def _print_endpoints(record: RuntimeRecord) -> None:
     )
     table.add_row("metrics", f"http://127.0.0.1:{record.metrics_port}/metrics")
     table.add_row("Serve REST", f"{record.dashboard_url}/api/serve/applications/ (token in .raynomaly/ray)")
+    for name, address in extra.items():
+        table.add_row(name, address)
     for model, traffic in record.desired.traffic.models.items():
         table.add_row(f"model {model}", ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.weights.items())))
     out.print(table)
@@ -131,6 +150,8 @@ def down(
     """Stop the local runtime (Ray, Serve, HAProxy)."""
     settings = _settings(store, gcs=ray_port)
     with err.status("stopping Ray"):
+        for companion in _companions:
+            companion.stop(settings)
         cluster.stop(settings)
     settings.state_path.unlink(missing_ok=True)
     out.print("stopped")
@@ -190,8 +211,9 @@ def traffic_set(
     out.print(f"{model}: " + ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.weights.items())))
 
 
-def register(app: typer.Typer) -> None:
-    """Add the runtime commands to the root `raynomaly` command."""
+def register(app: typer.Typer, companions: list[Companion] = ()) -> None:
+    """Add the runtime commands to the root `raynomaly` command; `companions` start with `up`."""
+    _companions[:] = companions
     app.command("up")(reports_errors(up))
     app.command("down")(reports_errors(down))
     app.command("status")(reports_errors(status))

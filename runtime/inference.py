@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Callable
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.errors import InvalidInput
@@ -101,12 +102,14 @@ class Inference:
         started = time.perf_counter()
         path = chosen or self.route(model, pinned, sticky)
         self.check_rows(len(rows))
-        outcome = "server_error"
+        outcome, answered, labels = "server_error", None, None
         try:
             described = await self.describe(model, path.version)
             matrix = rows.matrix(described["feature_names"])
             for mirror in path.mirrors:
-                self._mirror(model, mirror, matrix)
+                if answered is None:
+                    answered = asyncio.get_running_loop().create_future()
+                self._mirror(model, mirror, matrix, answered)
             scores, labels = await self._handle_for(app_name(model, path.version)).score.remote(
                 matrix, path.role
             )
@@ -116,29 +119,37 @@ class Inference:
             outcome = "client_error" if 400 <= status_of(e)[0] < 500 else "server_error"
             raise
         finally:
+            if answered is not None:
+                answered.set_result(labels if outcome == "ok" else None)
             latency = (time.perf_counter() - started) * 1000
             self._metrics.record(model, path.version, path.role, outcome, latency)
 
-    def _mirror(self, model: str, version: int, matrix) -> None:
+    def _mirror(self, model: str, version: int, matrix, answered: asyncio.Future) -> None:
         if self._shadows_in_flight >= self.config.shadow_max_in_flight:
             self._metrics.shadow_dropped.inc(1, {"model": model, "version": str(version)})
             return
         self._shadows_in_flight += 1
-        task = asyncio.get_running_loop().create_task(self._shadow(model, version, matrix))
+        task = asyncio.get_running_loop().create_task(self._shadow(model, version, matrix, answered))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _shadow(self, model: str, version: int, matrix) -> None:
+    async def _shadow(self, model: str, version: int, matrix, answered: asyncio.Future) -> None:
+        """Score a copy (its latency is its own); once the caller's answer is in, count the rows
+        whose labels agree with it."""
         started = time.perf_counter()
-        outcome = "ok"
+        outcome, labels = "ok", None
         try:
             described = await self.describe(model, version)
             if described["n_features"] != matrix.shape[1]:
                 raise InvalidInput(f"shadow {model}:{version} expects {described['n_features']} features")
-            await self._handle_for(app_name(model, version)).score.remote(matrix, SHADOW)
+            _, labels = await self._handle_for(app_name(model, version)).score.remote(matrix, SHADOW)
         except Exception as e:  # a shadow never changes the caller's answer; it is counted and logged
             outcome = "client_error" if 400 <= status_of(e)[0] < 500 else "server_error"
             logger.warning("shadow copy to %s:%s failed: %s", model, version, e)
         finally:
             self._shadows_in_flight -= 1
             self._metrics.record(model, version, SHADOW, outcome, (time.perf_counter() - started) * 1000)
+        primary = await answered
+        if labels is not None and primary is not None:
+            agree = int(np.count_nonzero(np.asarray(primary) == np.asarray(labels)))
+            self._metrics.record_agreement(model, version, agree, len(labels) - agree)

@@ -72,9 +72,22 @@ class GatewayMetrics:
             "Shadow copies dropped because too many were in flight",
             ("model", "version"),
         )
+        self.agreement = Counter(
+            "raynomaly_shadow_agreement_rows",
+            "Shadow rows whose label agreed (or not) with the answering version's label",
+            ("model", "version", "agreement"),
+        )
 
     def record(self, model: str, version: int, role: str, outcome: str, latency_ms: float) -> None:
         """Count one request and observe its latency."""
         tags = {"model": model, "version": str(version), "role": role}
         self.requests.inc(1, {**tags, "outcome": outcome})
         self.latency.observe(latency_ms, tags)
+
+    def record_agreement(self, model: str, version: int, agree: int, disagree: int) -> None:
+        """Count one mirrored request's rows by whether the shadow's labels matched the answer."""
+        tags = {"model": model, "version": str(version)}
+        if agree:
+            self.agreement.inc(agree, {**tags, "agreement": "agree"})
+        if disagree:
+            self.agreement.inc(disagree, {**tags, "agreement": "disagree"})

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from models.gpu import GpuUnavailable, check_gpu_path
 from models.store import ModelStore
-from runtime.desired import DeployedVersion, DesiredState, Endpoints
+from runtime.desired import DeployedVersion, DesiredState, Endpoints, ScorerOptions
 from runtime.serve_api import ServeApi
 from runtime.serveconfig import GATEWAY_APP, render, validate
 from runtime.settings import RuntimeSettings
@@ -57,13 +57,24 @@ def initial_state(store: ModelStore, settings: RuntimeSettings) -> DesiredState:
     )
 
 
-def with_traffic(desired: DesiredState, model: str, traffic: ModelTraffic) -> DesiredState:
-    """`desired` with the model's table replaced: versions it names are deployed, others removed (pure)."""
-    kept = [v for v in desired.versions if v.model != model or v.version in traffic.versions]
+def with_traffic(desired: DesiredState, model: str, traffic: ModelTraffic | None,
+                 options: dict[int, ScorerOptions] | None = None) -> DesiredState:  # fmt: skip
+    """`desired` with the model's table replaced (pure): versions it names are deployed (with
+    `options` where given), others removed; None removes the model."""
+    versions = set(traffic.versions) if traffic is not None else set()
+    kept = [v for v in desired.versions if v.model != model or v.version in versions]
     present = {v.version for v in kept if v.model == model}
-    added = [DeployedVersion(model=model, version=v) for v in traffic.versions if v not in present]
-    models = {**desired.traffic.models, model: traffic}
-    return desired.model_copy(update={"versions": kept + added, "traffic": TrafficTable(models=models)})
+    added = [DeployedVersion(model=model, version=v) for v in sorted(versions - present)]
+    deployed = [
+        v.model_copy(update={"options": options[v.version]})
+        if v.model == model and v.version in (options or {})
+        else v
+        for v in kept + added
+    ]
+    models = {m: t for m, t in desired.traffic.models.items() if m != model}
+    if traffic is not None:
+        models[model] = traffic
+    return desired.model_copy(update={"versions": deployed, "traffic": TrafficTable(models=models)})
 
 
 def check_gpus(desired: DesiredState, store: ModelStore, cluster_gpus: float) -> None:
@@ -89,36 +100,43 @@ def apply(api: ServeApi, desired: DesiredState) -> dict:
     return config
 
 
-def wait_ready(api: ServeApi, http_url: str, desired: DesiredState, timeout_s: float,
-               progress: Callable[[str], None] = lambda _: None) -> None:  # fmt: skip
-    """Wait until Serve runs every desired application and the gateway's /ready answers 200.
+def readiness(api: ServeApi, http_url: str, desired: DesiredState) -> str | None:
+    """None once Serve runs every desired application and the gateway's /ready answers 200, else
+    what is still awaited. DeployFailed with Serve's reason if an application failed to deploy.
 
     Serve reports an application RUNNING only once every replica took the new config, so an old
-    gateway table can never pass for the new one. DEPLOY_FAILED stops the wait with Serve's reason.
+    gateway table can never pass for the new one.
     """
     expected = {GATEWAY_APP} | {v.app_name for v in desired.versions}
+    applications = api.status().get("applications", {})
+    failed = {
+        n: a.get("message", "")
+        for n, a in applications.items()
+        if n in expected and a.get("status") == "DEPLOY_FAILED"
+    }
+    if failed:
+        raise DeployFailed(
+            "; ".join(f"{name} failed to deploy: {message[-1500:]}" for name, message in failed.items())
+        )
+    pending = sorted(n for n in expected if applications.get(n, {}).get("status") != "RUNNING")
+    if pending:
+        return ", ".join(f"{n} ({applications.get(n, {}).get('status', 'NOT_STARTED')})" for n in pending)
+    try:
+        if httpx.get(f"{http_url}/ready", timeout=5.0).status_code == 200:
+            return None
+        return "the gateway's /ready"
+    except httpx.HTTPError as e:
+        return f"the gateway ({type(e).__name__})"
+
+
+def wait_ready(api: ServeApi, http_url: str, desired: DesiredState, timeout_s: float,
+               progress: Callable[[str], None] = lambda _: None) -> None:  # fmt: skip
+    """Wait until `readiness` says ready; TimeoutError naming what was still awaited."""
     deadline, last = time.monotonic() + timeout_s, "no answer yet"
     while time.monotonic() < deadline:
-        applications = api.status().get("applications", {})
-        failed = {
-            n: a.get("message", "")
-            for n, a in applications.items()
-            if n in expected and a.get("status") == "DEPLOY_FAILED"
-        }
-        if failed:
-            raise DeployFailed(
-                "; ".join(f"{name} failed to deploy: {message[-1500:]}" for name, message in failed.items())
-            )
-        pending = sorted(n for n in expected if applications.get(n, {}).get("status") != "RUNNING")
-        if not pending:
-            try:
-                if httpx.get(f"{http_url}/ready", timeout=5.0).status_code == 200:
-                    return
-                last = "the gateway's /ready"
-            except httpx.HTTPError as e:
-                last = f"the gateway ({type(e).__name__})"
-        else:
-            last = ", ".join(f"{n} ({applications.get(n, {}).get('status', 'NOT_STARTED')})" for n in pending)
+        last = readiness(api, http_url, desired)
+        if last is None:
+            return
         progress(f"waiting for {last}")
         time.sleep(0.5)
     raise TimeoutError(f"not ready after {timeout_s:.0f} s: {last}")

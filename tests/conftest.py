@@ -41,6 +41,7 @@ def store_uri(tmp_path) -> str:
 
 SERVING_PORTS = {"--http-port": 38000, "--grpc-port": 39000, "--dashboard-port": 38265, "--ray-port": 36379,
                  "--metrics-port": 38080}  # fmt: skip
+CONTROLLER_PORT = 38600
 
 
 class Served:
@@ -97,21 +98,31 @@ class Served:
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory):
-    """One local runtime for the whole test session: models fraud (v1 iforest, v2 hbos, v3 ecod)
-    and churn (v1 pca), the newest version of each at 100%; stopped at the end."""
+    """One local runtime for the whole test session: models fraud (v1 iforest, v2 hbos, v3 ecod),
+    churn (v1 pca) and sensor (v1 and v2 isolation forests with different seeds, v3 one trained on
+    shifted data), the newest version of each at 100%, and the controller; stopped at the end."""
     import os
 
-    from models.demo import write
+    from models.data import read_table
+    from models.demo import FEATURES, write
     from models.store import ModelStore
     from models.training import TrainRequest, train
+    from tests.tables import write_features
 
     root = tmp_path_factory.mktemp("served")
     write(root / "demo")
     store = ModelStore(str(root / "models"))
     for name, detector in [("fraud", "iforest"), ("fraud", "hbos"), ("fraud", "ecod"), ("churn", "pca")]:
         train(TrainRequest(name, detector, str(root / "demo" / "train.csv"), params={}), store)
+    shifted = root / "demo" / "shifted.csv"
+    table = read_table(str(root / "demo" / "train.csv"))
+    write_features(shifted, np.column_stack([c.to_numpy() for c in table.columns]) + 1.5, FEATURES)
+    for data, seed in [("train.csv", 0), ("train.csv", 1), ("shifted.csv", 0)]:
+        request = TrainRequest("sensor", "iforest", str(root / "demo" / data), params={"random_state": seed})
+        train(request, store)
     environ = {**os.environ, "RAYNOMALY_HOME": str(root / "state"), "RAYNOMALY_STORE": store.uri,
-               "RAY_metrics_report_interval_ms": "1000"}  # fmt: skip
+               "RAY_metrics_report_interval_ms": "1000",
+               "RAYNOMALY_CONTROLLER_PORT": str(CONTROLLER_PORT)}  # fmt: skip
     runtime = Served(root, environ)
     flags = [str(part) for flag, port in SERVING_PORTS.items() for part in (flag, port)]
     try:

@@ -47,10 +47,14 @@ class MetricsDouble:
     def __init__(self):
         self.records = []
         self.dropped = []
+        self.agreement = []
         self.shadow_dropped = type("Counter", (), {"inc": lambda _, value, tags: self.dropped.append(tags)})()
 
     def record(self, model, version, role, outcome, latency_ms):
         self.records.append((model, version, role, outcome))
+
+    def record_agreement(self, model, version, agree, disagree):
+        self.agreement.append((model, version, agree, disagree))
 
 
 def gateway(scorers: dict[int, ScorerDouble], traffic: ModelTraffic, **limits):
@@ -91,6 +95,39 @@ def test_shadow_copies_never_change_the_answer_and_are_bounded():
     assert scorers[2].calls == [(1, "shadow")] * 3  # only three copies fit in flight
     assert len(metrics.dropped) == 7
     assert sum(1 for r in metrics.records if r[2] == "shadow") == 3
+
+
+def test_shadow_labels_are_paired_with_the_answer_row_by_row():
+    # version 1 scores sum+1, version 2 sum+2, threshold 0.5: rows summing to -1 disagree only
+    scorers = {1: ScorerDouble(1), 2: ScorerDouble(2, delay_s=0.01)}
+    inference, metrics = gateway(scorers, ModelTraffic(weights={1: 100}, shadows={2: 100.0}))
+    rows = Rows.from_instances([[0.0, 0.0], [-0.5, -0.5], [-2.0, -2.0], [-1.0, 0.0]])
+
+    async def run():
+        await inference.predict("fraud", rows)
+        await asyncio.sleep(0.1)
+
+    asyncio.run(run())
+    assert metrics.agreement == [("fraud", 2, 2, 2)]
+
+
+def test_no_agreement_is_counted_when_the_answer_failed():
+    scorers = {1: ScorerDouble(1), 2: ScorerDouble(2)}
+    inference, metrics = gateway(scorers, ModelTraffic(weights={1: 100}, shadows={2: 100.0}))
+
+    async def failing(matrix, role):
+        raise RuntimeError("replica died")
+
+    scorers[1].score = Method(failing)
+
+    async def run():
+        with pytest.raises(RuntimeError):
+            await inference.predict("fraud", Rows.from_features([0.0, 0.0]))
+        await asyncio.sleep(0.05)
+
+    asyncio.run(run())
+    assert metrics.agreement == []
+    assert ("fraud", 2, "shadow", "ok") in metrics.records
 
 
 @pytest.mark.parametrize(

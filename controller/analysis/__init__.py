@@ -1,0 +1,1 @@
+"""Analysis: what a window of live traffic says about the candidate, as values with phases."""

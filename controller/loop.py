@@ -1,0 +1,172 @@
+"""The controller loop: observe -> `assess` -> `next_action` -> record -> act, for every active
+rollout. The only module that talks to the target, the metric source and the load generator.
+
+Decisions are written ahead: a decision is recorded (with `applied=False`) before the target is
+touched, and marked applied after. A controller killed between the two re-applies the same
+declarative table on restart: no step is repeated or skipped, and traffic does not flap.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from controller.analysis.assess import assess, unreachable
+from controller.analysis.verdict import Verdict
+from controller.analysis.window import VersionWindow, describe, increase, summarise
+from controller.rollouts.decide import next_action, rollback
+from controller.rollouts.spec import Phase, Rollout
+from controller.rollouts.strategies import strategy_for
+from controller.rollouts.strategies.spec import Decision
+from controller.sources.spec import MetricSource, SourceUnavailable
+from controller.store.spec import Conflict, RolloutStore
+from controller.targets.spec import DeployFailed, Target, TargetError
+
+logger = logging.getLogger("raynomaly.controller")
+ACTOR = "controller"
+PAIRED = frozenset({"blue-green", "shadow"})
+"""Strategies whose candidate (or old version) sees mirrored copies of the same requests."""
+
+
+class Controller:
+    """Drives every active rollout one tick at a time."""
+
+    def __init__(
+        self,
+        store: RolloutStore,
+        target: Target,
+        source: MetricSource,
+        gate: Callable | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.store, self.target, self.source = store, target, source
+        self._gate, self._clock = gate, clock
+
+    def run(self, stop: threading.Event, period_s: float = 0.5) -> None:
+        """Tick until `stop` is set."""
+        while not stop.is_set():
+            self.tick()
+            stop.wait(period_s)
+
+    def tick(self) -> None:
+        """One pass over every active rollout; a failure in one never stops the others."""
+        for rollout in self.store.list(active=True):
+            try:
+                self.step(rollout)
+            except Conflict:
+                pass  # an operator's command landed first; the next tick reads it
+            except TargetError as e:
+                logger.warning("rollout %s: the target failed, retrying next tick: %s", rollout.id, e)
+            except Exception:
+                logger.exception("rollout %s: tick failed; retrying next tick", rollout.id)
+
+    def step(self, rollout: Rollout) -> None:
+        """Carry one rollout forward as far as it can go now."""
+        if not rollout.applied:
+            rollout = self._act(rollout)
+            if not rollout.active:
+                return
+        now = self._clock()
+        verdict = None
+        strategy = strategy_for(rollout.spec.strategy)
+        if rollout.command is None and rollout.phase in (Phase.PROGRESSING, Phase.PROMOTING):
+            try:
+                waiting = self.target.readiness(rollout.spec.model)
+            except DeployFailed as e:
+                self._decide(rollback(rollout, f"deploy failed: {e}", Phase.FAILED))
+                return
+            if waiting is not None:
+                return
+            if strategy.analysed(rollout):
+                if rollout.window_started is None:
+                    self._open_window(rollout, now)
+                    return
+                if now - rollout.window_started < rollout.spec.interval_s:
+                    return
+                verdict, figures = self._close_window(rollout)
+                self._decide(next_action(rollout, verdict, now), verdict, figures)
+                return
+        decision = next_action(rollout, verdict, now)
+        if decision is not None:
+            self._decide(decision)
+
+    def _open_window(self, rollout: Rollout, now: float) -> None:
+        try:
+            base = self.source.snapshot(rollout.spec.model)
+        except SourceUnavailable as e:
+            logger.warning("rollout %s: window opened without a baseline: %s", rollout.id, e)
+            base = None
+        self.store.save(
+            rollout.model_copy(update={"window_started": now, "window_base": base}),
+            ACTOR,
+            "open-window",
+            [],
+            {"step": rollout.step},
+        )
+
+    def _close_window(self, rollout: Rollout) -> tuple[Verdict, dict]:
+        spec = rollout.spec
+        try:
+            if rollout.window_base is None:
+                raise SourceUnavailable("the window opened while the metric source was unreachable")
+            windows = summarise(increase(rollout.window_base, self.source.snapshot(spec.model)))
+        except SourceUnavailable as e:
+            return unreachable(str(e)), {}
+        candidate = windows.get(spec.candidate, VersionWindow())
+        baseline = None
+        if rollout.stable is not None and rollout.stable != spec.candidate:
+            baseline = windows.get(rollout.stable, VersionWindow())
+        verdict = assess(spec.thresholds, candidate, baseline, paired=spec.strategy in PAIRED)
+        if spec.loadtest is not None and self._gate is not None:
+            verdict = Verdict.of(
+                [*verdict.measurements, *self._gate(spec.loadtest, spec.model, spec.candidate)]
+            )
+        return verdict, describe(windows)
+
+    def _decide(
+        self, decision: Decision | None, verdict: Verdict | None = None, figures: dict | None = None
+    ) -> None:
+        if decision is None:
+            return
+        now, new = self._clock(), decision.rollout
+        events = []
+        if verdict is not None:
+            events.append(
+                {
+                    "ts": now,
+                    "kind": "verdict",
+                    "name": verdict.outcome.value,
+                    "detail": {**verdict.to_dict(), "step": decision.rollout.step, "versions": figures or {}},
+                }
+            )
+        detail = {
+            "phase": new.phase.value,
+            "step": new.step,
+            "reason": decision.reason,
+            "traffic": new.traffic.model_dump(mode="json") if new.traffic else None,
+        }
+        events.append({"ts": now, "kind": "decision", "name": decision.name, "detail": detail})
+        saved = self.store.save(new, ACTOR, decision.name, events, detail)
+        logger.info("rollout %s: %s (%s): %s", saved.id, decision.name, saved.phase.value, decision.reason)
+        if not saved.applied:
+            self._act(saved)
+
+    def _act(self, rollout: Rollout) -> Rollout:
+        """Make the target serve the record's table, then mark it applied."""
+        options = {}
+        if rollout.options is not None:
+            options[rollout.spec.candidate] = rollout.options
+        try:
+            self.target.apply(rollout.spec.model, rollout.traffic, options)
+        except DeployFailed as e:
+            if rollout.active:
+                self._decide(rollback(rollout, f"deploy failed: {e}", Phase.FAILED))
+                return self.store.get(rollout.id)
+            raise
+        return self.store.save(
+            rollout.model_copy(update={"applied": True}),
+            ACTOR,
+            "applied",
+            [],
+            {"phase": rollout.phase.value, "step": rollout.step},
+        )

@@ -1,0 +1,223 @@
+"""`raynomaly deploy`, `raynomaly rollout ...` and `raynomaly controller run|token`.
+
+The rollout commands are clients of the control API (token from RAYNOMALY_TOKEN or the admin token
+`up` wrote); `controller run` is the service itself.
+"""
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from controller import report, service
+from controller.api.auth import ensure_secret, mint
+from controller.client import ControlApiError, ControlClient
+from controller.rollouts.spec import COMMANDS, TERMINAL, LoadTest, Phase, parse_duration
+from controller.settings import ControllerSettings
+from models.cli import reports_errors as models_reports_errors
+
+out = Console()
+err = Console(stderr=True)
+reports_errors = models_reports_errors(codes={ControlApiError: 1, service.ControllerError: 1, ValueError: 2})
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+IdArgument = Annotated[str, typer.Argument(help="Rollout id (from deploy or rollout history).")]
+
+
+def _client() -> ControlClient:
+    settings = ControllerSettings.resolve()
+    return ControlClient(settings.url, settings.client_token())
+
+
+def deploy(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[int, typer.Argument(help="Version to roll out.")],
+    strategy: Annotated[str, typer.Option(help="canary, blue-green, shadow or rolling.")] = "canary",
+    steps: Annotated[str | None, typer.Option(help="Percent steps, e.g. 10,50,100.")] = None,
+    interval: Annotated[str | None, typer.Option(help="Analysis window, e.g. 30s or 2m.")] = None,
+    max_p99_ratio: Annotated[float | None, typer.Option(help="Candidate/stable p99 limit.")] = None,
+    max_p99_ms: Annotated[float | None, typer.Option(help="Absolute p99 ceiling (ms).")] = None,
+    max_error_rate: Annotated[float | None, typer.Option(help="Server-error share limit.")] = None,
+    max_psi: Annotated[float | None, typer.Option(help="Score drift (PSI) limit.")] = None,
+    min_requests: Annotated[int | None, typer.Option(help="Requests per window to judge latency.")] = None,
+    min_rows: Annotated[int | None, typer.Option(help="Rows per window to judge drift.")] = None,
+    failure_limit: Annotated[int | None, typer.Option(help="Failed windows tolerated.")] = None,
+    warm: Annotated[str | None, typer.Option(help="Blue-green: keep the old version warm this long.")] = None,
+    loadtest: Annotated[str | None, typer.Option(help="users=U,duration=D[,p99=MS,errors=RATE]")] = None,
+    options: Annotated[str | None, typer.Option(help="Candidate scorer options as JSON.")] = None,
+    as_json: JsonOption = False,
+):
+    """Start rolling out a model version; prints the rollout id."""
+    thresholds = {
+        "max_p99_ratio": max_p99_ratio, "max_p99_ms": max_p99_ms, "max_error_rate": max_error_rate,
+        "max_psi": max_psi, "min_requests": min_requests, "min_rows": min_rows,
+    }  # fmt: skip
+    body = {
+        "version": version,
+        "strategy": strategy,
+        "steps": [int(s) for s in steps.split(",")] if steps else None,
+        "interval_s": parse_duration(interval) if interval else None,
+        "warm_s": parse_duration(warm) if warm else None,
+        "failure_limit": failure_limit,
+        "thresholds": {k: v for k, v in thresholds.items() if v is not None} or None,
+        "loadtest": LoadTest.parse(loadtest).model_dump() if loadtest else None,
+        "options": json.loads(options) if options else None,
+    }
+    rollout = _client().post(
+        f"/api/v1/models/{model}/deploy", {k: v for k, v in body.items() if v is not None}
+    )
+    if as_json:
+        print(json.dumps({"id": rollout["id"], "model": model, "version": version, "strategy": strategy}))
+    else:
+        out.print(rollout["id"])
+
+
+rollout_app = typer.Typer(no_args_is_help=True, help="Follow and steer rollouts.")
+
+
+@rollout_app.command("status")
+@reports_errors
+def status(rollout_id: IdArgument, as_json: JsonOption = False):
+    """Phase, step, weights, latest measurements and the reason."""
+    answer = _client().get(f"/api/v1/rollouts/{rollout_id}")
+    if as_json:
+        verdicts = [e for e in answer["events"] if e["kind"] == "verdict"]
+        latest = verdicts[-1]["detail"] if verdicts else None
+        print(json.dumps({**answer["rollout"], "latest_verdict": latest}, indent=2))
+        return
+    out.print(_view(answer["rollout"], answer["events"]))
+
+
+@rollout_app.command("watch")
+@reports_errors
+def watch(
+    rollout_id: IdArgument, every: Annotated[float, typer.Option(help="Seconds between updates.")] = 1.0
+):
+    """Live view of weights and analysis until the rollout ends (Ctrl-C leaves it running)."""
+    client = _client()
+    answer = client.get(f"/api/v1/rollouts/{rollout_id}")
+    with Live(_view(answer["rollout"], answer["events"]), console=out, refresh_per_second=4) as live:
+        while Phase(answer["rollout"]["phase"]) not in TERMINAL:
+            time.sleep(every)
+            answer = client.get(f"/api/v1/rollouts/{rollout_id}")
+            live.update(_view(answer["rollout"], answer["events"]))
+
+
+def _command(name: str):
+    @reports_errors
+    def command(rollout_id: IdArgument):
+        rollout = _client().post(f"/api/v1/rollouts/{rollout_id}/{name}")
+        out.print(
+            f"{name} requested for {rollout['id']} ({rollout['phase']}); "
+            "follow it with 'raynomaly rollout watch'"
+        )
+
+    command.__doc__ = f"Ask the controller to {name} the rollout."
+    return command
+
+
+for _name in COMMANDS:
+    rollout_app.command(_name)(_command(_name))
+
+
+@rollout_app.command("history")
+@reports_errors
+def history(
+    model: Annotated[str | None, typer.Argument(help="Only this model.")] = None, as_json: JsonOption = False
+):
+    """Every rollout, newest first."""
+    rollouts = _client().get("/api/v1/rollouts", model=model)
+    if as_json:
+        print(json.dumps(rollouts, indent=2))
+        return
+    table = Table("id", "model", "versions", "strategy", "phase", "reason", title="rollouts")
+    for r in rollouts:
+        table.add_row(r["id"], r["spec"]["model"], f"v{r['stable']} -> v{r['spec']['candidate']}",
+                      r["spec"]["strategy"], r["phase"], r["reason"])  # fmt: skip
+    out.print(table)
+
+
+@rollout_app.command("report")
+@reports_errors
+def report_command(
+    rollout_id: IdArgument, output: Annotated[Path, typer.Option(help="FILE.html or FILE.png")]
+):
+    """A timeline plot of weights, p99 per version and drift."""
+    answer = _client().get(f"/api/v1/rollouts/{rollout_id}")
+    written = report.render(answer["rollout"], answer["events"], output)
+    out.print(f"wrote {written}")
+
+
+def _view(rollout: dict, events: list[dict]) -> Group:
+    spec, traffic = rollout["spec"], rollout["traffic"] or {}
+    weights = ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.get("weights", {}).items()))
+    shadows = ", ".join(f"v{v} {p:g}%" for v, p in sorted(traffic.get("shadows", {}).items()))
+    head = Table.grid(padding=(0, 2))
+    head.add_row("rollout", f"{rollout['id']}  {spec['model']} v{rollout['stable']} -> v{spec['candidate']}")
+    head.add_row(
+        "phase", f"{rollout['phase']}  step {rollout['step'] + 1}/{len(spec['steps'])} ({spec['strategy']})"
+    )
+    head.add_row("traffic", weights + (f"  mirrored: {shadows}" if shadows else ""))
+    head.add_row("reason", rollout["reason"])
+    verdicts = [e for e in events if e["kind"] == "verdict"]
+    table = Table("measurement", "value", "threshold", "outcome", title="latest window")
+    if verdicts:
+        for m in verdicts[-1]["detail"]["measurements"]:
+            value = "-" if m["value"] is None else f"{m['value']:.4g}"
+            threshold = "-" if m["threshold"] is None else f"{m['threshold']:g}"
+            table.add_row(m["name"], value, threshold, m["outcome"])
+    return Group(head, table)
+
+
+controller_app = typer.Typer(no_args_is_help=True, help="The controller service and its tokens.")
+
+
+@controller_app.command("run")
+@reports_errors
+def run(
+    port: Annotated[int | None, typer.Option(help="Control API port (default 8600).")] = None,
+    prometheus_url: Annotated[str | None, typer.Option(help="Read metrics from this Prometheus.")] = None,
+):
+    """Run the rollout loop and the control API in the foreground."""
+    service.serve(ControllerSettings.resolve(port=port, prometheus_url=prometheus_url))
+
+
+@controller_app.command("start")
+@reports_errors
+def start(
+    prometheus_url: Annotated[str | None, typer.Option(help="Read metrics from this Prometheus.")] = None,
+):
+    """(Re)start the controller in the background, e.g. after a crash or to change its metric source."""
+    url = service.start_background(ControllerSettings.resolve(prometheus_url=prometheus_url))
+    out.print(f"controller at {url}")
+
+
+@controller_app.command("stop")
+@reports_errors
+def stop():
+    """Stop the background controller (rollouts stay recorded and resume on the next start)."""
+    service.stop_background(ControllerSettings.resolve())
+    out.print("controller stopped")
+
+
+@controller_app.command("token")
+@reports_errors
+def token(
+    role: Annotated[str, typer.Option(help="viewer, deployer or admin.")] = "viewer",
+    subject: Annotated[str, typer.Option(help="Who the token is for (shows in the audit log).")] = "user",
+    ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 1h or 30m.")] = "24h",
+):
+    """Mint a token signed with the local controller's secret (prints it on stdout)."""
+    settings = ControllerSettings.resolve()
+    print(mint(ensure_secret(settings.secret_path), subject, role, parse_duration(ttl)))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the controller commands to the root `raynomaly` command."""
+    app.command("deploy")(reports_errors(deploy))
+    app.add_typer(rollout_app, name="rollout")
+    app.add_typer(controller_app, name="controller")

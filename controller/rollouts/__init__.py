@@ -1,0 +1,1 @@
+"""Rollouts: the persisted record, and the strategies that decide each next step."""

@@ -1,0 +1,50 @@
+"""`new_rollout`: check a rollout request against what the model serves now (pure)."""
+
+from controller.rollouts.spec import Rollout, RolloutSpec
+from controller.targets.spec import Served
+
+
+class RolloutRefused(ValueError):
+    """The request cannot start from what is served now; the message says what to do instead."""
+
+
+def stable_of(served: Served) -> int | None:
+    """The version serving 100% of the model's traffic; None if the model is not served;
+    RolloutRefused if its traffic is split."""
+    if served.traffic is None:
+        return None
+    full = [v for v, w in served.traffic.weights.items() if w == 100]
+    if not full or served.traffic.shadows:
+        table = ", ".join(f"v{v}={w}%" for v, w in sorted(served.traffic.weights.items()))
+        mirrors = ", ".join(f"v{v}" for v in served.traffic.shadows)
+        raise RolloutRefused(
+            f"{table}{' mirrored to ' + mirrors if mirrors else ''}: the model is mid-change; settle it "
+            "on one version first ('raynomaly traffic set MODEL V=100') or finish the rollout that split it"
+        )
+    return full[0]
+
+
+def new_rollout(spec: RolloutSpec, served: Served, now: float) -> Rollout:
+    """The Pending record of `spec`, or RolloutRefused saying why it cannot start (pure)."""
+    stable = stable_of(served)
+    if spec.strategy == "rolling":
+        if stable != spec.candidate:
+            raise RolloutRefused(
+                f"a rolling update changes the options of the version serving now (v{stable}); "
+                f"roll out v{spec.candidate} with canary or blue-green instead"
+            )
+        if spec.options is None:
+            raise RolloutRefused("a rolling update needs the new scorer options (--options JSON)")
+    elif stable == spec.candidate:
+        raise RolloutRefused(f"v{spec.candidate} already serves all of {spec.model}'s traffic")
+    if spec.strategy == "shadow" and stable is None:
+        raise RolloutRefused(f"{spec.model} is not served; a shadow needs a version to mirror from")
+    return Rollout(
+        spec=spec,
+        stable=stable,
+        traffic=served.traffic,
+        options=spec.options,
+        previous_options=served.options.get(spec.candidate),
+        created=now,
+        updated=now,
+    )

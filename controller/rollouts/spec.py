@@ -1,0 +1,179 @@
+"""What a rollout is: its request (`RolloutSpec`), its phase, and its persisted record (`Rollout`).
+
+Everything the controller needs to resume lives in the record: current step, weights, the counts of
+failed / inconclusive / errored windows, the metric snapshot that opened the current window, and a
+command an operator asked for. A restarted controller reads it and carries on exactly.
+"""
+
+import enum
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from runtime.desired import ScorerOptions
+from runtime.traffic import ModelTraffic
+
+
+class Phase(enum.StrEnum):
+    PENDING = "Pending"
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    PROMOTING = "Promoting"
+    SUCCEEDED = "Succeeded"
+    ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"
+    FAILED = "Failed"
+
+
+TERMINAL = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED})
+STRATEGY_NAMES = ("canary", "blue-green", "shadow", "rolling")
+COMMANDS = ("promote", "pause", "resume", "abort", "rollback")
+
+
+class Thresholds(BaseModel):
+    """What the analysis judges against; below the minimum counts a measurement is Inconclusive."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_p99_ratio: float = Field(default=1.5, gt=0)
+    max_p50_ratio: float = Field(default=2.0, gt=0)
+    latency_tolerance_ms: float = Field(default=5.0, ge=0)
+    """A latency ratio fails only when the candidate is also this much slower: ratios of a few
+    milliseconds are noise on a busy machine."""
+    max_p99_ms: float = Field(default=500.0, gt=0)
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    max_psi: float = Field(default=0.25, gt=0)
+    max_ks: float = Field(default=0.2, gt=0, le=1)
+    max_anomaly_rate_delta: float = Field(default=0.05, gt=0, le=1)
+    min_agreement: float = Field(default=0.8, ge=0, le=1)
+    min_requests: int = Field(default=50, ge=1)
+    """Requests per version and window below which latency and error rate are Inconclusive."""
+    min_rows: int = Field(default=200, ge=1)
+    """Scored rows per version and window below which drift and anomaly rate are Inconclusive."""
+
+
+class LoadTest(BaseModel):
+    """A Locust gate run against the pinned candidate at every analysed step."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    users: int = Field(default=8, ge=1, le=1000)
+    duration_s: float = Field(default=10.0, gt=0, le=600)
+    max_p99_ms: float = Field(default=500.0, gt=0)
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+
+    @classmethod
+    def parse(cls, text: str) -> "LoadTest":
+        """`users=U,duration=D[s|m],p99=MS,errors=RATE` (CLI) -> LoadTest; ValueError naming the bad key."""
+        keys = {"users": "users", "duration": "duration_s", "p99": "max_p99_ms", "errors": "max_error_rate"}
+        values = {}
+        for item in filter(None, text.split(",")):
+            key, _, value = item.partition("=")
+            if key not in keys or not value:
+                raise ValueError(f"load test {item!r}: use users=U,duration=D,p99=MS,errors=RATE")
+            values[keys[key]] = parse_duration(value) if key == "duration" else float(value)
+        return cls(**values)
+
+
+def parse_duration(text: str) -> float:
+    """`30s`, `2m`, `1h` or plain seconds -> seconds; ValueError naming the text."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise ValueError(f"duration {text!r}: use seconds, or a number with s, m or h (e.g. 30s)") from None
+
+
+class RolloutSpec(BaseModel):
+    """A request to roll out `candidate` of `model` (parsed at the edge: CLI, control API)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    candidate: int = Field(ge=1)
+    strategy: str = "canary"
+    steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
+    """Canary: percent of traffic on the candidate at each step; shadow: percent mirrored."""
+    interval_s: float = Field(default=30.0, gt=0)
+    """Length of each analysis window."""
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    failure_limit: int = Field(default=1, ge=0)
+    """Failed windows tolerated; one more rolls back."""
+    inconclusive_limit: int = Field(default=3, ge=0)
+    error_limit: int = Field(default=2, ge=0)
+    shadow_percent: float = Field(default=100.0, gt=0, le=100)
+    """Blue-green: share of live traffic mirrored to the waiting candidate (and to the old version
+    once promoted)."""
+    warm_s: float = Field(default=300.0, ge=0)
+    """Blue-green: how long the old version stays deployed (and analysed against) after the switch."""
+    loadtest: LoadTest | None = None
+    options: ScorerOptions | None = None
+    """Scorer options of the candidate (rolling: the new options of the running version)."""
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, strategy: str) -> str:
+        if strategy not in STRATEGY_NAMES:
+            raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGY_NAMES)}")
+        return strategy
+
+    @model_validator(mode="after")
+    def _steps(self) -> "RolloutSpec":
+        steps = self.steps
+        if not steps or any(not 0 < s <= 100 for s in steps) or steps != sorted(set(steps)):
+            raise ValueError(f"steps must be increasing percentages in (0, 100], got {steps}")
+        if self.strategy == "canary" and steps[-1] != 100:
+            raise ValueError(f"a canary's last step must be 100 (the promotion), got {steps}")
+        return self
+
+
+class Counts(BaseModel):
+    """Windows judged at the current step that were not Successful."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    failed: int = 0
+    inconclusive: int = 0
+    error: int = 0
+
+
+class Rollout(BaseModel):
+    """The persisted record; `revision` increases with every save (optimistic concurrency)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    spec: RolloutSpec
+    stable: int | None
+    """The version serving 100% when the rollout was created (None for a model's first version)."""
+    phase: Phase = Phase.PENDING
+    step: int = -1
+    """Index of the strategy's current step; -1 before the first action."""
+    traffic: ModelTraffic | None = None
+    """The model's traffic the controller wants; None until the first action."""
+    options: ScorerOptions | None = None
+    """Scorer options the controller wants for the candidate version."""
+    previous_options: ScorerOptions | None = None
+    """The candidate's options before the rollout (rolling: what a rollback restores)."""
+    applied: bool = True
+    """False between recording a decision and the target confirming it (re-applied on restart)."""
+    window_started: float | None = None
+    """Wall-clock time the current analysis window opened (None while waiting for readiness)."""
+    window_base: dict[str, float] | None = None
+    """The metric snapshot that opened the current window."""
+    counts: Counts = Field(default_factory=Counts)
+    command: str | None = None
+    """An operator command waiting for the loop (promote, pause, resume, abort, rollback)."""
+    paused_from: Phase | None = None
+    """The phase a paused rollout resumes in."""
+    promoted_at: float | None = None
+    reason: str = ""
+    created: float
+    updated: float
+    revision: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.phase not in TERMINAL

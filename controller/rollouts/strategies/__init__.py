@@ -1,0 +1,21 @@
+"""Strategies: how a rollout moves traffic from step to step. One module per strategy, one registry."""
+
+from controller.rollouts.strategies.bluegreen import BlueGreen
+from controller.rollouts.strategies.canary import Canary
+from controller.rollouts.strategies.rolling import Rolling
+from controller.rollouts.strategies.shadow import Shadow
+from controller.rollouts.strategies.spec import Strategy
+
+STRATEGIES: dict[str, Strategy] = {
+    "canary": Canary(),
+    "blue-green": BlueGreen(),
+    "shadow": Shadow(),
+    "rolling": Rolling(),
+}
+
+
+def strategy_for(name: str) -> Strategy:
+    """The strategy called `name`, or ValueError listing the valid ones."""
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    return STRATEGIES[name]

@@ -1,0 +1,62 @@
+"""Canary: the candidate takes a growing share of live traffic, step by step, each step analysed
+against the stable version; the last step (100) is the promotion."""
+
+from controller.rollouts.spec import Phase, Rollout
+from controller.rollouts.strategies.spec import Decision, moved, only, split
+from runtime.traffic import ModelTraffic
+
+
+class Canary:
+    moves_traffic = True
+
+    def start(self, rollout: Rollout) -> Decision:
+        if rollout.stable is None:
+            return self._promoting(rollout, 0.0, "first version of the model: nothing to compare with")
+        return self._step(rollout, 0)
+
+    def advance(self, rollout: Rollout, now: float) -> Decision:
+        if rollout.phase == Phase.PROMOTING:
+            return moved(
+                rollout,
+                "succeed",
+                f"v{rollout.spec.candidate} serves all traffic",
+                phase=Phase.SUCCEEDED,
+                step=rollout.step,
+                traffic=only(rollout.spec.candidate),
+            )
+        return self._step(rollout, rollout.step + 1, now)
+
+    def promote(self, rollout: Rollout, now: float) -> Decision:
+        return self._promoting(rollout, now, "promoted by an operator")
+
+    def analysed(self, rollout: Rollout) -> bool:
+        return rollout.phase == Phase.PROGRESSING
+
+    def _step(self, rollout: Rollout, step: int, now: float = 0.0) -> Decision:
+        percent = rollout.spec.steps[step]
+        if percent == 100:
+            return self._promoting(rollout, now, f"analysis passed at {rollout.spec.steps[step - 1]}%")
+        reason = f"v{rollout.spec.candidate} at {percent}%" + (" after a passing window" if step else "")
+        return moved(
+            rollout,
+            "advance",
+            reason,
+            phase=Phase.PROGRESSING,
+            step=step,
+            traffic=split(rollout.stable, rollout.spec.candidate, percent),
+        )
+
+    def _promoting(self, rollout: Rollout, now: float, reason: str) -> Decision:
+        candidate, stable = rollout.spec.candidate, rollout.stable
+        # The old version stays deployed at 0% until every gateway replica routes to the new one,
+        # so no request in flight can reach a deleted application.
+        weights = {candidate: 100} if stable is None else {candidate: 100, stable: 0}
+        return moved(
+            rollout,
+            "promote",
+            reason,
+            phase=Phase.PROMOTING,
+            step=len(rollout.spec.steps) - 1,
+            traffic=ModelTraffic(weights=weights, stable=candidate),
+            promoted_at=now or None,
+        )

@@ -1,0 +1,45 @@
+"""Rolling: new Scorer options (replicas, batching, CPUs, GPUs) for the running version, applied in
+place; Serve replaces its replicas one by one. The updated version is judged against its reference
+distribution and the absolute ceilings; a rollback restores the previous options."""
+
+from controller.rollouts.spec import Phase, Rollout
+from controller.rollouts.strategies.spec import Decision, moved
+
+
+class Rolling:
+    moves_traffic = False
+
+    def start(self, rollout: Rollout) -> Decision:
+        reason = f"v{rollout.spec.candidate} updated in place with new options"
+        return moved(
+            rollout,
+            "update",
+            reason,
+            phase=Phase.PROGRESSING,
+            step=0,
+            traffic=rollout.traffic,
+            options=rollout.spec.options,
+        )
+
+    def advance(self, rollout: Rollout, now: float) -> Decision:
+        return moved(
+            rollout,
+            "succeed",
+            "analysis after the update passed",
+            phase=Phase.SUCCEEDED,
+            step=rollout.step,
+            traffic=rollout.traffic,
+        )
+
+    def promote(self, rollout: Rollout, now: float) -> Decision:
+        return moved(
+            rollout,
+            "succeed",
+            "promoted by an operator",
+            phase=Phase.SUCCEEDED,
+            step=rollout.step,
+            traffic=rollout.traffic,
+        )
+
+    def analysed(self, rollout: Rollout) -> bool:
+        return rollout.phase == Phase.PROGRESSING

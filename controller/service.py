@@ -1,0 +1,139 @@
+"""The controller service: the loop in a thread and the control API in the same process
+(`raynomaly controller run`), and starting/stopping it in the background (`up` / `down`)."""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import uvicorn
+
+from controller.api.app import Services, create_app
+from controller.api.auth import ensure_secret, mint, write_private
+from controller.api.ratelimit import RateLimiter
+from controller.loadtest.gate import LocustGate
+from controller.loop import Controller
+from controller.settings import ControllerSettings
+from controller.sources import source_for
+from controller.store import open_store
+from controller.targets.local import LocalTarget
+from models.store import ModelStore
+from runtime.serving import RuntimeRecord, read_record
+from runtime.settings import RuntimeSettings
+
+ADMIN_TOKEN_TTL_S = 90 * 24 * 3600
+START_TIMEOUT_S = 60.0
+
+
+class ControllerError(Exception):
+    """The controller could not be started or stopped; the message says why."""
+
+
+def serve(settings: ControllerSettings) -> None:
+    """Run the loop and the control API until SIGTERM / Ctrl-C."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    record = _record(settings)
+    models = ModelStore(record.desired.store)
+    store = open_store(str(settings.database))
+    if settings.prometheus_url:
+        source = source_for("prometheus", settings.prometheus_url)
+    else:
+        source = source_for("scrape", f"http://127.0.0.1:{record.metrics_port}/metrics")
+    gate = LocustGate(record.http_url, lambda model, version: models.manifest(model, version).n_features)
+    controller = Controller(store, LocalTarget(settings.runtime), source, gate)
+    stop = threading.Event()
+    loop = threading.Thread(target=controller.run, args=(stop, settings.tick_s), name="rollouts", daemon=True)
+    services = Services(
+        store=store,
+        target=LocalTarget(settings.runtime),
+        models=models,
+        secret=ensure_secret(settings.secret_path),
+        limiter=RateLimiter(settings.rate_per_s, settings.burst),
+        alive=loop.is_alive,
+    )
+    loop.start()
+    logging.getLogger("raynomaly.controller").info(
+        "control API on 127.0.0.1:%d, metrics from %s", settings.port, source.name
+    )
+    try:
+        uvicorn.run(create_app(services), host="127.0.0.1", port=settings.port, log_level="warning")
+    finally:
+        stop.set()
+        loop.join(timeout=10)
+
+
+def _record(settings: ControllerSettings) -> RuntimeRecord:
+    record = read_record(settings.runtime)
+    if record is None:
+        raise ControllerError(
+            f"no local runtime recorded in {settings.runtime.state_dir}; start it with 'raynomaly up'"
+        )
+    return record
+
+
+def ensure_admin_token(settings: ControllerSettings) -> str:
+    """The signing secret and an admin token for the local CLI, both 0600 (created if missing)."""
+    secret = ensure_secret(settings.secret_path)
+    write_private(settings.admin_token_path, mint(secret, "local-admin", "admin", ADMIN_TOKEN_TTL_S))
+    return settings.admin_token_path.read_text()
+
+
+def start_background(settings: ControllerSettings) -> str:
+    """Start `raynomaly controller run` detached, wait for /ready, return its URL."""
+    ensure_admin_token(settings)
+    stop_background(settings)
+    settings.folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "controller.cli", "controller", "run", "--port", str(settings.port)]
+    if settings.prometheus_url:
+        command += ["--prometheus-url", settings.prometheus_url]
+    with open(settings.log_path, "ab") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    settings.pid_path.write_text(str(process.pid))
+    url = f"http://127.0.0.1:{settings.port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ControllerError(f"the controller exited ({process.returncode}); see {settings.log_path}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=2.0).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise ControllerError(
+        f"the controller did not answer at {url} in {START_TIMEOUT_S:.0f} s; see {settings.log_path}"
+    )
+
+
+def stop_background(settings: ControllerSettings) -> None:
+    """Stop the background controller recorded in the pid file, if it runs."""
+    if not settings.pid_path.exists():
+        return
+    pid = int(settings.pid_path.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            time.sleep(0.1)
+            os.kill(pid, 0)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    settings.pid_path.unlink(missing_ok=True)
+
+
+class ControllerCompanion:
+    """Starts the controller with `raynomaly up` and stops it with `down`."""
+
+    def start(self, runtime: RuntimeSettings) -> dict[str, str]:
+        settings = ControllerSettings.resolve(runtime=runtime)
+        url = start_background(settings)
+        return {"control API": f"{url}/api/v1 (admin token in {settings.admin_token_path})"}
+
+    def stop(self, runtime: RuntimeSettings) -> None:
+        stop_background(ControllerSettings.resolve(runtime=runtime))

@@ -1,0 +1,87 @@
+"""Settings of the controller and its clients, parsed once at the edge (CLI flags, environment)."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from runtime.settings import RuntimeSettings
+
+DEFAULT_PORT = 8600
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """Where the controller listens, keeps its records and secrets, and reads metrics."""
+
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    port: int = DEFAULT_PORT
+    url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
+    """Where clients (the CLI) reach the control API."""
+    token: str | None = None
+    """The bearer token clients present; default: the admin token `up` wrote."""
+    prometheus_url: str | None = None
+    """Read metrics through this Prometheus server's HTTP API instead of scraping Ray directly."""
+    rate_per_s: float = 20.0
+    burst: int = 40
+    tick_s: float = 0.5
+
+    @classmethod
+    def resolve(cls, environ: Mapping[str, str] = os.environ, **flags) -> "ControllerSettings":
+        """Flags that are not None win over `RAYNOMALY_*` variables, which win over defaults;
+        ValueError names a bad variable."""
+        settings = cls(runtime=RuntimeSettings.resolve(environ, store=flags.pop("store", None)))
+        variables = {
+            "port": ("RAYNOMALY_CONTROLLER_PORT", int),
+            "url": ("RAYNOMALY_CONTROLLER_URL", str),
+            "token": ("RAYNOMALY_TOKEN", str),
+            "prometheus_url": ("RAYNOMALY_PROMETHEUS_URL", str),
+            "rate_per_s": ("RAYNOMALY_RATE_LIMIT", float),
+            "burst": ("RAYNOMALY_RATE_BURST", int),
+        }
+        values = {}
+        for key, (variable, kind) in variables.items():
+            if variable in environ:
+                try:
+                    values[key] = kind(environ[variable])
+                except ValueError:
+                    raise ValueError(
+                        f"{variable}={environ[variable]!r} is not a valid {kind.__name__}"
+                    ) from None
+        values |= {k: v for k, v in flags.items() if v is not None}
+        if "port" in values and "url" not in values:
+            values["url"] = f"http://127.0.0.1:{values['port']}"
+        return replace(settings, **values)
+
+    @property
+    def folder(self) -> Path:
+        return self.runtime.state_dir / "controller"
+
+    @property
+    def database(self) -> Path:
+        """The rollout store: one SQLite file next to the model store."""
+        return self.runtime.state_dir / "rollouts.db"
+
+    @property
+    def secret_path(self) -> Path:
+        return self.folder / "jwt_secret"
+
+    @property
+    def admin_token_path(self) -> Path:
+        return self.folder / "admin_token"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.folder / "controller.pid"
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "controller.log"
+
+    def client_token(self) -> str | None:
+        """The token the CLI presents: `RAYNOMALY_TOKEN`, else the admin token file."""
+        if self.token:
+            return self.token
+        if self.admin_token_path.exists():
+            return self.admin_token_path.read_text().strip()
+        return None

@@ -1,0 +1,40 @@
+"""The rollout store interface."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from controller.audit import AuditEntry
+from controller.rollouts.spec import Rollout
+
+
+class StoreError(Exception):
+    """The store refused a write; the message says why and what to do."""
+
+
+class Conflict(StoreError):
+    """The record changed since it was read (another writer won); read it again and retry."""
+
+
+class RolloutStore(Protocol):
+    def create(self, rollout: Rollout, actor: str) -> Rollout:
+        """Persist a new rollout; StoreError if the model already has an active one."""
+
+    def get(self, rollout_id: str) -> Rollout | None:
+        """The record, or None."""
+
+    def list(self, model: str | None = None, active: bool | None = None) -> list[Rollout]:
+        """Records, newest first."""
+
+    def save(self, rollout: Rollout, actor: str, action: str, events: list[dict], detail: dict) -> Rollout:
+        """Replace the record (Conflict unless its revision is current), append its events and one
+        audit entry, in one transaction; returns the record with its new revision."""
+
+    def record_action(self, actor: str, action: str, rollout: str | None, detail: dict) -> None:
+        """An audit entry for an action that changes no record (e.g. a refused request)."""
+
+    def events(self, rollout_id: str) -> list[dict]:
+        """Every event of a rollout, oldest first."""
+
+    def audit(self, since: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Audit entries from `since` on, oldest first."""

@@ -1,0 +1,88 @@
+"""Faithful doubles of the controller's seams: a target that records every table it is given and
+a metric source that serves the counters of simulated traffic."""
+
+import math
+
+from controller.analysis.window import Snapshot, series_key
+from controller.sources.spec import SourceUnavailable
+from controller.targets.spec import Served
+from runtime.metrics import LATENCY_MS
+from runtime.traffic import ModelTraffic
+
+
+class TargetDouble:
+    """Applies instantly; `ready_after` applies must pass before it reports ready."""
+
+    name = "double"
+
+    def __init__(self, traffic: ModelTraffic | None):
+        self.traffic, self.options, self.applied = traffic, {}, []
+        self.crash_on_apply = False
+
+    def served(self, model: str) -> Served:
+        return Served(self.traffic, dict(self.options))
+
+    def apply(self, model, traffic, options) -> None:
+        if self.crash_on_apply:
+            raise Killed("controller killed between recording and applying")
+        self.traffic = traffic
+        self.options |= options
+        self.applied.append(None if traffic is None else (dict(traffic.weights), dict(traffic.shadows)))
+
+    def readiness(self, model: str) -> str | None:
+        return None
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing in the controller catches it."""
+
+
+class TrafficSource:
+    """Cumulative counters of traffic split by the target's current table: each `advance(seconds)`
+    adds `rate` requests per second with the given per-version latency."""
+
+    name = "double"
+
+    def __init__(self, target: TargetDouble, latency_ms: dict[int, float], rate: float = 100.0):
+        self.target, self.latency_ms, self.rate = target, latency_ms, rate
+        self.counters: Snapshot = {}
+        self.down = False
+
+    def advance(self, seconds: float) -> None:
+        traffic = self.target.traffic
+        if traffic is None:
+            return
+        for version, weight in traffic.weights.items():
+            self._add(version, self.rate * seconds * weight / 100)
+        for version, percent in traffic.shadows.items():
+            self._add(version, self.rate * seconds * percent / 100)
+            key = series_key("ray_raynomaly_shadow_agreement_rows_total",
+                             {"model": "fraud", "version": str(version), "agreement": "agree"})  # fmt: skip
+            self.counters[key] = self.counters.get(key, 0.0) + self.rate * seconds * percent / 10
+
+    def _add(self, version: int, requests: float) -> None:
+        def bump(name, value, **labels):
+            key = series_key(name, {"model": "fraud", "version": str(version), **labels})
+            self.counters[key] = self.counters.get(key, 0.0) + value
+
+        bump("ray_raynomaly_requests_total", requests, outcome="ok")
+        for bound in [*LATENCY_MS, math.inf]:
+            if bound >= self.latency_ms[version]:
+                bump("ray_raynomaly_request_latency_ms_bucket", requests, le=str(bound))
+        bump("ray_raynomaly_scored_rows_total", requests * 10)
+        bump("ray_raynomaly_anomalies_total", requests)
+        for edge in range(1, 21):
+            bump("ray_raynomaly_score_percentile_rows_total", requests / 2, bucket=f"{edge * 0.05:.2f}")
+
+    def snapshot(self, model: str) -> Snapshot:
+        if self.down:
+            raise SourceUnavailable("connection refused")
+        return dict(self.counters)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -1,0 +1,23 @@
+"""Builders of rollout records and verdicts for the controller's unit tests."""
+
+from controller.analysis.verdict import Measurement, Outcome, Verdict
+from controller.rollouts.spec import Rollout, RolloutSpec
+from runtime.traffic import ModelTraffic
+
+
+def rollout(strategy: str = "canary", stable: int | None = 1, candidate: int = 2, **spec) -> Rollout:
+    """A Pending rollout of fraud v`candidate` over v`stable` serving 100%."""
+    traffic = ModelTraffic(weights={stable: 100}) if stable is not None else None
+    return Rollout(
+        spec=RolloutSpec(model="fraud", candidate=candidate, strategy=strategy, **spec),
+        stable=stable, traffic=traffic, created=0.0, updated=0.0,
+    )  # fmt: skip
+
+
+def verdict(outcome: Outcome, name: str = "p99_ratio") -> Verdict:
+    """A window whose one measurement has `outcome`."""
+    return Verdict.of([Measurement(name, outcome, 1.0, 1.5, f"{name} was {outcome.value}")])
+
+
+OK, FAILED = verdict(Outcome.SUCCESSFUL), verdict(Outcome.FAILED)
+INCONCLUSIVE, ERROR = verdict(Outcome.INCONCLUSIVE), verdict(Outcome.ERROR, "metrics")

@@ -1,0 +1,111 @@
+"""The controller loop over doubles of its seams: whole rollouts tick by tick, crashes included."""
+
+import pytest
+
+from controller.loop import Controller
+from controller.rollouts.create import new_rollout
+from controller.rollouts.spec import Phase, RolloutSpec, Thresholds
+from controller.store import open_store
+from runtime.traffic import ModelTraffic
+from tests.controller.doubles import Clock, Killed, TargetDouble, TrafficSource
+
+FAST = Thresholds(min_requests=20, min_rows=100)
+
+
+@pytest.fixture
+def world(tmp_path):
+    target = TargetDouble(ModelTraffic(weights={1: 100}))
+    clock = Clock()
+    return tmp_path / "rollouts.db", target, clock
+
+
+def start(world, latency_ms, **spec):
+    path, target, clock = world
+    store = open_store(str(path))
+    source = TrafficSource(target, latency_ms)
+    spec = RolloutSpec(model="fraud", candidate=2, interval_s=10, thresholds=FAST, **spec)
+    rollout = store.create(new_rollout(spec, target.served("fraud"), clock()), "alice")
+    return store, source, Controller(store, target, source, clock=clock), rollout.id
+
+
+def drive(controller, source, clock, seconds: float, tick_s: float = 1.0) -> None:
+    for _ in range(int(seconds / tick_s)):
+        controller.tick()
+        clock.now += tick_s
+        source.advance(tick_s)
+
+
+def test_a_healthy_canary_walks_every_step_and_succeeds(world):
+    store, source, controller, rollout_id = start(world, {1: 4.0, 2: 4.0}, steps=[10, 50, 100])
+    drive(controller, source, world[2], 60)
+    assert store.get(rollout_id).phase == Phase.SUCCEEDED
+    assert world[1].applied == [
+        ({1: 90, 2: 10}, {}),
+        ({1: 50, 2: 50}, {}),
+        ({1: 0, 2: 100}, {}),
+        ({2: 100}, {}),
+    ]
+    kinds = [(e["kind"], e["name"]) for e in store.events(rollout_id)]
+    assert kinds.count(("verdict", "Successful")) == 2
+
+
+def test_a_slow_candidate_is_rolled_back_with_the_measured_ratio(world):
+    store, source, controller, rollout_id = start(world, {1: 4.0, 2: 40.0}, failure_limit=1)
+    drive(controller, source, world[2], 60)
+    record = store.get(rollout_id)
+    assert record.phase == Phase.ROLLED_BACK and world[1].traffic.weights == {1: 100}
+    verdicts = [e for e in store.events(rollout_id) if e["kind"] == "verdict"]
+    assert len(verdicts) == 2  # failure_limit + 1 windows
+    ratio = next(m for m in verdicts[-1]["detail"]["measurements"] if m["name"] == "p99_ratio")
+    assert ratio["value"] > 5 and ratio["threshold"] == FAST.max_p99_ratio
+    assert "p99_ratio" in record.reason
+
+
+def test_an_unreachable_source_pauses_instead_of_rolling_back(world):
+    store, source, controller, rollout_id = start(world, {1: 4.0, 2: 40.0}, error_limit=1)
+    source.down = True
+    drive(controller, source, world[2], 60)
+    record = store.get(rollout_id)
+    assert record.phase == Phase.PAUSED and "metrics unavailable" in record.reason
+    assert world[1].traffic.weights == {1: 90, 2: 10}
+
+
+@pytest.mark.parametrize("kill_at_apply", [1, 2, 3, 4])
+def test_killed_between_decision_and_action_resumes_without_repeating_or_skipping(world, kill_at_apply):
+    path, target, clock = world
+    store, source, controller, rollout_id = start(world, {1: 4.0, 2: 4.0}, steps=[10, 50, 100])
+    while len(target.applied) < kill_at_apply - 1:
+        drive(controller, source, clock, 1)
+    target.crash_on_apply = True
+    with pytest.raises(Killed):
+        drive(controller, source, clock, 30)
+    target.crash_on_apply = False
+    restarted = Controller(open_store(str(path)), target, source, clock=clock)  # a fresh process
+    drive(restarted, source, clock, 60)
+    assert store.get(rollout_id).phase == Phase.SUCCEEDED
+    assert target.applied == [
+        ({1: 90, 2: 10}, {}),
+        ({1: 50, 2: 50}, {}),
+        ({1: 0, 2: 100}, {}),
+        ({2: 100}, {}),
+    ]
+
+
+def test_an_operator_command_is_carried_out_on_the_next_tick(world):
+    store, source, controller, rollout_id = start(world, {1: 4.0, 2: 4.0})
+    drive(controller, source, world[2], 3)
+    record = store.get(rollout_id)
+    store.save(record.model_copy(update={"command": "abort"}), "alice", "abort", [], {})
+    drive(controller, source, world[2], 2)
+    assert store.get(rollout_id).phase == Phase.ABORTED and world[1].traffic.weights == {1: 100}
+    assert [e.action for e in store.audit()][-3:] == ["abort", "rollback", "applied"]
+
+
+def test_blue_green_switches_back_when_the_promoted_version_regresses(world):
+    path, target, clock = world
+    store, source, controller, rollout_id = start(world, {1: 4.0, 2: 4.0}, strategy="blue-green", warm_s=300)
+    drive(controller, source, clock, 15)
+    assert target.traffic.weights == {2: 100} and target.traffic.shadows == {1: 100.0}
+    source.latency_ms[2] = 60.0  # a regression that starts after the switch
+    drive(controller, source, clock, 30)
+    assert store.get(rollout_id).phase == Phase.ROLLED_BACK and target.traffic.weights == {1: 100}

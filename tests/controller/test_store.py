@@ -1,0 +1,87 @@
+"""The SQLite rollout store and the hash-chained audit log."""
+
+import sqlite3
+
+import pytest
+
+from controller.audit import verify
+from controller.rollouts.spec import Phase
+from controller.store import open_store
+from controller.store.spec import Conflict, StoreError
+from tests.controller.factories import rollout
+
+
+@pytest.fixture
+def store(tmp_path):
+    return open_store(f"sqlite://{tmp_path / 'rollouts.db'}")
+
+
+def test_records_round_trip_in_wal_mode(store, tmp_path):
+    created = store.create(rollout(), "alice")
+    assert store.get(created.id) == created
+    assert store.list("fraud", active=True) == [created]
+    mode = sqlite3.connect(tmp_path / "rollouts.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_one_active_rollout_per_model(store):
+    first = store.create(rollout(), "alice")
+    with pytest.raises(StoreError, match=f"already has an active rollout \\({first.id}"):
+        store.create(rollout(candidate=3), "bob")
+    done = first.model_copy(update={"phase": Phase.SUCCEEDED})
+    store.save(done, "controller", "succeed", [], {})
+    assert store.create(rollout(candidate=3), "bob").spec.candidate == 3
+
+
+def test_a_terminal_decision_not_yet_applied_stays_active(store):
+    first = store.create(rollout(), "alice")
+    store.save(
+        first.model_copy(update={"phase": Phase.ROLLED_BACK, "applied": False}), "controller", "x", [], {}
+    )
+    assert [r.id for r in store.list(active=True)] == [first.id]
+
+
+def test_stale_writes_conflict(store):
+    first = store.create(rollout(), "alice")
+    store.save(first.model_copy(update={"command": "pause"}), "alice", "pause", [], {})
+    with pytest.raises(Conflict):
+        store.save(first.model_copy(update={"reason": "stale"}), "controller", "hold", [], {})
+
+
+def test_events_are_kept_in_order(store):
+    first = store.create(rollout(), "alice")
+    events = [{"ts": 1.0, "kind": "verdict", "name": "Failed", "detail": {"x": 1}},
+              {"ts": 1.0, "kind": "decision", "name": "hold", "detail": {}}]  # fmt: skip
+    store.save(first, "controller", "hold", events, {})
+    assert [e["kind"] for e in store.events(first.id)] == ["verdict", "decision"]
+
+
+def test_audit_chain_verifies_and_shows_an_edited_entry(store, tmp_path):
+    first = store.create(rollout(), "alice")
+    store.save(first.model_copy(update={"command": "abort"}), "bob", "abort", [], {"why": "test"})
+    entries = store.audit()
+    assert [(e.actor, e.action) for e in entries] == [("alice", "create"), ("bob", "abort")]
+    assert verify(entries) is None
+    db = sqlite3.connect(tmp_path / "rollouts.db")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 1")
+    db.execute("DROP TRIGGER audit_no_update")  # someone with file access goes around the trigger
+    db.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 1")
+    db.commit()
+    assert verify(store.audit()) == 1
+
+
+def test_a_removed_audit_entry_shows(store, tmp_path):
+    first = store.create(rollout(), "alice")
+    for action in ("pause", "resume"):
+        first = store.save(first, "bob", action, [], {})
+    db = sqlite3.connect(tmp_path / "rollouts.db")
+    db.execute("DROP TRIGGER audit_no_delete")
+    db.execute("DELETE FROM audit WHERE seq = 2")
+    db.commit()
+    assert verify(store.audit()) == 3
+
+
+def test_unknown_store_scheme_names_the_valid_ones():
+    with pytest.raises(ValueError, match="choose one of sqlite"):
+        open_store("postgres://db/rollouts")
