@@ -43,6 +43,13 @@ def test_a_healthy_canary_goes_10_50_100_with_no_failed_request(served, control)
     assert served.desired().traffic.models["sensor"].weights == {2: 100}
     status = json.loads(served.cli("rollout", "status", rollout_id, "--json").stdout)
     assert status["phase"] == "Succeeded" and status["latest_verdict"]["outcome"] == "Successful"
+    history = json.loads(served.cli("rollout", "history", "sensor", "--json").stdout)
+    assert history[0]["id"] == rollout_id
+    assert "Succeeded" in served.cli("rollout", "watch", rollout_id).stdout  # a finished one returns at once
+    for suffix in ("html", "png"):
+        report = served.root / f"{rollout_id}.{suffix}"
+        served.cli("rollout", "report", rollout_id, "--output", str(report))
+        assert report.stat().st_size > 10_000
 
 
 def test_a_latency_regression_is_rolled_back_within_failure_limit_plus_one_windows(served, control):
