@@ -50,14 +50,15 @@ def raynomaly(environ: dict, *args: str) -> str:
 def drift_shift(train_csv: Path, store) -> tuple[float, float, Path]:
     """The smallest shift of the training data whose model scores live rows with PSI >= 0.4
     against its own reference (offline, no Ray): (shift, PSI, data file)."""
+    import pyarrow as pa
+
     from controller.analysis.stats import psi
-    from models.data import read_table
+    from models.data import read_table, write_table
     from models.demo import FEATURES, readings
     from models.distribution import percentiles
     from models.scorer import load
     from models.training import TrainRequest, train
     from runtime.metrics import PERCENTILE_EDGES
-    from tests.tables import write_features
 
     table = read_table(str(train_csv))
     X = np.column_stack([c.to_numpy() for c in table.columns])
@@ -65,7 +66,7 @@ def drift_shift(train_csv: Path, store) -> tuple[float, float, Path]:
     scratch = type(store)(tempfile.mkdtemp())
     for shift in (0.2, 0.3, 0.4, 0.5, 0.75, 1.0):
         path = train_csv.with_name(f"shifted-{shift}.csv")
-        write_features(path, X + shift, FEATURES)
+        write_table(pa.table({name: X[:, j] + shift for j, name in enumerate(FEATURES)}), path)
         manifest = train(TrainRequest("probe", "iforest", str(path), params={"random_state": 0}), scratch)
         scorer = load("probe", manifest.version, scratch.uri)
         buckets = np.searchsorted(

@@ -3,7 +3,7 @@
 import typer
 
 from controller import rollout_cli
-from controller.service import ControllerCompanion
+from controller.companion import ControllerCompanion
 from models.cli import app as models_app
 from runtime.cli import register as register_runtime
 

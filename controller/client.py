@@ -12,6 +12,10 @@ class ControlApiError(Exception):
         self.status = status
 
 
+class ControllerError(Exception):
+    """The controller could not be started or stopped; the message says why."""
+
+
 class ControlClient:
     def __init__(self, url: str, token: str | None, transport: httpx.BaseTransport | None = None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}

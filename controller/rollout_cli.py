@@ -14,16 +14,15 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from controller import report, service
 from controller.api.auth import ensure_secret, mint
-from controller.client import ControlApiError, ControlClient
+from controller.client import ControlApiError, ControlClient, ControllerError
 from controller.rollouts.spec import COMMANDS, TERMINAL, LoadTest, Phase, parse_duration
 from controller.settings import ControllerSettings
 from models.cli import reports_errors as models_reports_errors
 
 out = Console()
 err = Console(stderr=True)
-reports_errors = models_reports_errors(codes={ControlApiError: 1, service.ControllerError: 1, ValueError: 2})
+reports_errors = models_reports_errors(codes={ControlApiError: 1, ControllerError: 1, ValueError: 2})
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 IdArgument = Annotated[str, typer.Argument(help="Rollout id (from deploy or rollout history).")]
 
@@ -148,6 +147,8 @@ def report_command(
 ):
     """A timeline plot of weights, p99 per version and drift."""
     answer = _client().get(f"/api/v1/rollouts/{rollout_id}")
+    from controller import report  # matplotlib: imported only for this command
+
     written = report.render(answer["rollout"], answer["events"], output)
     out.print(f"wrote {written}")
 
@@ -183,6 +184,8 @@ def run(
     prometheus_url: Annotated[str | None, typer.Option(help="Read metrics from this Prometheus.")] = None,
 ):
     """Run the rollout loop and the control API in the foreground."""
+    from controller import service
+
     service.serve(ControllerSettings.resolve(port=port, prometheus_url=prometheus_url))
 
 
@@ -192,6 +195,8 @@ def start(
     prometheus_url: Annotated[str | None, typer.Option(help="Read metrics from this Prometheus.")] = None,
 ):
     """(Re)start the controller in the background, e.g. after a crash or to change its metric source."""
+    from controller import service
+
     url = service.start_background(ControllerSettings.resolve(prometheus_url=prometheus_url))
     out.print(f"controller at {url}")
 
@@ -200,6 +205,8 @@ def start(
 @reports_errors
 def stop():
     """Stop the background controller (rollouts stay recorded and resume on the next start)."""
+    from controller import service
+
     service.stop_background(ControllerSettings.resolve())
     out.print("controller stopped")
 

@@ -15,6 +15,7 @@ import uvicorn
 from controller.api.app import Services, create_app
 from controller.api.auth import ensure_secret, mint, write_private
 from controller.api.ratelimit import RateLimiter
+from controller.client import ControllerError
 from controller.loadtest.gate import LocustGate
 from controller.loop import Controller
 from controller.settings import ControllerSettings
@@ -23,14 +24,9 @@ from controller.store import open_store
 from controller.targets.local import LocalTarget
 from models.store import ModelStore
 from runtime.serving import RuntimeRecord, read_record
-from runtime.settings import RuntimeSettings
 
 ADMIN_TOKEN_TTL_S = 90 * 24 * 3600
 START_TIMEOUT_S = 60.0
-
-
-class ControllerError(Exception):
-    """The controller could not be started or stopped; the message says why."""
 
 
 def serve(settings: ControllerSettings) -> None:
@@ -125,15 +121,3 @@ def stop_background(settings: ControllerSettings) -> None:
     except ProcessLookupError:
         pass
     settings.pid_path.unlink(missing_ok=True)
-
-
-class ControllerCompanion:
-    """Starts the controller with `raynomaly up` and stops it with `down`."""
-
-    def start(self, runtime: RuntimeSettings) -> dict[str, str]:
-        settings = ControllerSettings.resolve(runtime=runtime)
-        url = start_background(settings)
-        return {"control API": f"{url}/api/v1 (admin token in {settings.admin_token_path})"}
-
-    def stop(self, runtime: RuntimeSettings) -> None:
-        stop_background(ControllerSettings.resolve(runtime=runtime))

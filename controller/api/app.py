@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from controller.api.auth import Forbidden, Principal, Unauthorized, authenticate, require
+from controller.api.auth import Forbidden, Principal, authenticate, require
 from controller.api.errors import STATUS, status_of
 from controller.api.ratelimit import RateLimiter
 from controller.api.telemetry import RolloutCollector
@@ -202,6 +202,3 @@ def _version(manifest: Manifest) -> dict:
 
 def _validation_text(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors())
-
-
-__all__ = ["DeployRequest", "Services", "Unauthorized", "create_app"]

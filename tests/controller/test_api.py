@@ -179,3 +179,17 @@ def test_tokens_carry_subject_and_role():
         authenticate(SECRET, f"Bearer {mint(SECRET, 'bob', 'viewer', 10, now=time.time() - 60)}")
     with pytest.raises(ValueError, match="choose one of viewer, deployer, admin"):
         mint(SECRET, "bob", "root", 60)
+
+
+def test_the_secret_and_admin_token_are_owner_only(tmp_path):
+    from controller.service import ensure_admin_token
+    from controller.settings import ControllerSettings
+
+    settings = ControllerSettings.resolve({"RAYNOMALY_HOME": str(tmp_path / "state")})
+    token = ensure_admin_token(settings)
+    for path in (settings.secret_path, settings.admin_token_path):
+        assert path.stat().st_mode & 0o777 == 0o600
+    from controller.api.auth import authenticate
+
+    who = authenticate(settings.secret_path.read_text(), f"Bearer {token}")
+    assert who.role == "admin" and settings.client_token() == token

@@ -153,3 +153,17 @@ def test_prometheus_and_the_direct_scrape_reach_the_same_verdicts(served, contro
     assert scraped["p99_ratio"].outcome == queried["p99_ratio"].outcome == "Failed"
     assert queried["error_rate"].outcome == scraped["error_rate"].outcome
     assert load.failed == 0, load.statuses
+
+
+def test_a_rolling_update_changes_options_in_place_behind_a_locust_gate(served, control):
+    options = {"batching": {"max_batch_size": 32, "batch_wait_timeout_s": 0.002}}
+    with Load(served.http) as load:
+        rollout_id = deploy(served, "1", "--strategy", "rolling", "--options", json.dumps(options),
+                            "--loadtest", "users=2,duration=2s", *WINDOW)  # fmt: skip
+        answer = control.finished(rollout_id)
+    assert answer["rollout"]["phase"] == "Succeeded", story(answer)
+    version = next(v for v in served.desired().versions if (v.model, v.version) == ("sensor", 1))
+    assert version.options.batching.max_batch_size == 32
+    gate = measurement(verdicts(answer)[-1], "loadtest_error_rate")
+    assert gate["outcome"] == "Successful" and "requests" in gate["message"]
+    assert load.failed == 0, load.statuses
