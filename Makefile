@@ -43,8 +43,10 @@ run: setup
 	@echo "  curl -s localhost:8000/api/v1/predict -d '{\"model\": \"demo\", \"features\": [10, 20, 30, 40, 50, 60, 70, 80]}'"
 	@echo "Score over gRPC (raynomaly.v1.Inference, runtime/rpc/raynomaly.proto):"
 	@echo "  $(BIN)/python -m runtime.rpc.example 127.0.0.1:9000 demo"
-	@echo "Send 10% of traffic to version 2, then all of it:"
-	@echo "  $(BIN)/raynomaly traffic set demo 1=90 2=10 && $(BIN)/raynomaly traffic set demo 2=100"
+	@echo "Roll out version 2 as a canary (10% -> 50% -> 100%, rolled back by itself on a regression):"
+	@echo "  $(BIN)/raynomaly deploy demo 2 --steps 10,50,100 --interval 30s   # prints the rollout id"
+	@echo "  $(BIN)/raynomaly rollout watch ID     (send traffic meanwhile; each step needs requests to judge)"
+	@echo "Or move traffic by hand: $(BIN)/raynomaly traffic set demo 1=90 2=10"
 	@echo "See what runs: $(BIN)/raynomaly status    Stop everything: make stop"
 
 stop: setup

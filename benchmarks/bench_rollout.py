@@ -182,12 +182,12 @@ def main() -> None:
     parser.add_argument("--drift", type=int, default=3)
     parser.add_argument("--interval", type=float, default=10.0)
     args = parser.parse_args()
-    from models.demo import write
+    from models.demo import write as write_demo
     from models.store import ModelStore
     from models.training import TrainRequest, train
 
     root = Path(tempfile.mkdtemp(prefix="bench-rollout-"))
-    write(root / "demo")
+    write_demo(root / "demo")
     store = ModelStore(str(root / "models"))
     for seed in (0, 1):
         train(
@@ -198,6 +198,7 @@ def main() -> None:
         )
     shift, offline_psi, shifted = drift_shift(root / "demo" / "train.csv", store)
     train(TrainRequest("sensor", "iforest", str(shifted), params={"random_state": 0}), store)
+    print(f"drift candidate: training data shifted by {shift}, offline PSI {offline_psi:.3f}", flush=True)
     bench = Bench(root, args.interval)
     flags = [str(part) for flag, port in PORTS.items() for part in (flag, port)]
     raynomaly(bench.environ, "up", *flags)
@@ -242,7 +243,8 @@ def main() -> None:
         for i in range(args.latency):
             bench.reset()
             p99 = bench.stable_p99_ms()
-            rollout_id = bench.deploy(2, steps=[50, 100], failure_limit=0)
+            # several analysed steps, so the injection lands while the candidate takes half the traffic
+            rollout_id = bench.deploy(2, steps=[50, 60, 70, 80, 90, 100], failure_limit=0)
             bench.wait(rollout_id, lambda r: r["window_started"] is not None)
             time.sleep(random.Random(i).uniform(0, args.interval))
             bench.inject_latency(p99 / 1000.0)

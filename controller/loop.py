@@ -45,7 +45,10 @@ class Controller:
     def run(self, stop: threading.Event, period_s: float = 0.5) -> None:
         """Tick until `stop` is set."""
         while not stop.is_set():
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # e.g. the store is locked or its disk full: the loop must outlive it
+                logger.exception("tick failed; retrying in %.1f s", period_s)
             stop.wait(period_s)
 
     def tick(self) -> None:
@@ -67,28 +70,24 @@ class Controller:
             if not rollout.active:
                 return
         now = self._clock()
-        verdict = None
         strategy = strategy_for(rollout.spec.strategy)
         if rollout.command is None and rollout.phase in (Phase.PROGRESSING, Phase.PROMOTING):
+            analysed = strategy.analysed(rollout)
+            if analysed and rollout.window_started is not None:
+                if now - rollout.window_started >= rollout.spec.interval_s:
+                    verdict, figures = self._close_window(rollout)
+                    self._decide(next_action(rollout, verdict, now), verdict, figures)
+                return
             try:
-                waiting = self.target.readiness(rollout.spec.model)
+                if self.target.readiness(rollout.spec.model) is not None:
+                    return  # the step's table is not serving yet: its window opens once it is
             except DeployFailed as e:
                 self._decide(rollback(rollout, f"deploy failed: {e}", Phase.FAILED))
                 return
-            if waiting is not None:
+            if analysed:
+                self._open_window(rollout, now)
                 return
-            if strategy.analysed(rollout):
-                if rollout.window_started is None:
-                    self._open_window(rollout, now)
-                    return
-                if now - rollout.window_started < rollout.spec.interval_s:
-                    return
-                verdict, figures = self._close_window(rollout)
-                self._decide(next_action(rollout, verdict, now), verdict, figures)
-                return
-        decision = next_action(rollout, verdict, now)
-        if decision is not None:
-            self._decide(decision)
+        self._decide(next_action(rollout, None, now))
 
     def _open_window(self, rollout: Rollout, now: float) -> None:
         try:

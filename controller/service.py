@@ -32,6 +32,7 @@ START_TIMEOUT_S = 60.0
 def serve(settings: ControllerSettings) -> None:
     """Run the loop and the control API until SIGTERM / Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the decisions
     record = _record(settings)
     models = ModelStore(record.desired.store)
     store = open_store(str(settings.database))

@@ -26,6 +26,7 @@ from runtime.serving import (
     apply,
     initial_state,
     read_record,
+    stages,
     wait_ready,
     with_traffic,
     write_record,
@@ -201,13 +202,15 @@ def traffic_set(
     model_store = ModelStore(record.desired.store)
     for version in traffic.versions:
         model_store.manifest(model, version)  # refuses unknown or tampered versions before deploying
-    desired = with_traffic(record.desired, model, traffic)
     with err.status("applying") as progress:
-        apply(_api(settings, record), desired)
-        write_record(settings, record.model_copy(update={"desired": desired}))
-        wait_ready(
-            _api(settings, record), record.http_url, desired, READY_TIMEOUT_S, progress=progress.update
-        )
+        for table in stages(record.desired.traffic.models.get(model), traffic):
+            desired = with_traffic(record.desired, model, table)
+            apply(_api(settings, record), desired)
+            record = record.model_copy(update={"desired": desired})
+            write_record(settings, record)
+            wait_ready(
+                _api(settings, record), record.http_url, desired, READY_TIMEOUT_S, progress=progress.update
+            )
     out.print(f"{model}: " + ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.weights.items())))
 
 

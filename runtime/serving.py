@@ -77,6 +77,29 @@ def with_traffic(desired: DesiredState, model: str, traffic: ModelTraffic | None
     return desired.model_copy(update={"versions": deployed, "traffic": TrafficTable(models=models)})
 
 
+def stages(current: ModelTraffic | None, target: ModelTraffic | None) -> list[ModelTraffic | None]:
+    """The tables that take a model from `current` to `target` without a request, mirrored copy
+    included, ever reaching an application that is not running (pure): arriving versions are first
+    deployed at 0% (to be waited for), leaving ones are kept at 0% until the gateway routes without
+    them; the last table is `target`."""
+    if current is None or target is None:
+        return [target]
+    arriving, leaving = (
+        set(target.versions) - set(current.versions),
+        set(current.versions) - set(target.versions),
+    )
+    tables = [_with_unrouted(current, arriving)] if arriving else []
+    if leaving:
+        tables.append(_with_unrouted(target, leaving))
+    return [*tables, target]
+
+
+def _with_unrouted(traffic: ModelTraffic, versions: set[int]) -> ModelTraffic:
+    """`traffic` with `versions` also deployed, at 0% and mirrored nowhere (pure)."""
+    weights = {**traffic.weights, **dict.fromkeys(versions - set(traffic.weights), 0)}
+    return traffic.model_copy(update={"weights": weights})
+
+
 def check_gpus(desired: DesiredState, store: ModelStore, cluster_gpus: float) -> None:
     """Refuse GPU replicas the cluster cannot place or the version cannot use (GpuUnavailable)."""
     for deployed in desired.versions:

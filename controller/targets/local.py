@@ -36,20 +36,11 @@ class LocalTarget:
         return Served(desired.traffic.models.get(model), options)
 
     def apply(self, model: str, traffic: ModelTraffic | None, options: dict[int, ScorerOptions]) -> None:
-        """Arriving versions are first deployed unrouted (0%) until they run; leaving versions stay
-        deployed at 0% until the gateway routes by the new table: no request, mirrored copy included,
-        ever reaches an application that is not running."""
-        current = self._record().desired.traffic.models.get(model)
-        if current is not None and traffic is not None:
-            arriving, leaving = (
-                set(traffic.versions) - set(current.versions),
-                set(current.versions) - set(traffic.versions),
-            )
-            if arriving:
-                self._settle(model, _with_unrouted(current, arriving), options)
-            if leaving:
-                self._settle(model, _with_unrouted(traffic, leaving), options)
-        self._put(model, traffic, options)
+        """Through `serving.stages`, waiting for each intermediate table to serve."""
+        *intermediate, final = serving.stages(self._record().desired.traffic.models.get(model), traffic)
+        for table in intermediate:
+            self._settle(model, table, options)
+        self._put(model, final, options)
 
     def _settle(self, model: str, traffic: ModelTraffic, options: dict[int, ScorerOptions]) -> None:
         desired = self._put(model, traffic, options)
@@ -81,9 +72,3 @@ class LocalTarget:
             raise TargetError(str(e)) from e
         except serving.DeployFailed as e:
             raise DeployFailed(str(e)) from e
-
-
-def _with_unrouted(traffic: ModelTraffic, versions: set[int]) -> ModelTraffic:
-    """`traffic` with `versions` also deployed, at 0% and mirrored nowhere (pure)."""
-    weights = {**traffic.weights, **dict.fromkeys(versions - set(traffic.weights), 0)}
-    return traffic.model_copy(update={"weights": weights})

@@ -1,6 +1,7 @@
 """Pure serving decisions: the initial state and traffic changes."""
 
 import numpy as np
+import pytest
 
 from models.store import ModelStore
 from models.training import TrainRequest, train
@@ -35,3 +36,28 @@ def test_with_traffic_adds_named_versions_and_removes_the_rest():
     promoted = with_traffic(canary, "fraud", ModelTraffic(weights={2: 100}))
     assert sorted((v.model, v.version) for v in promoted.versions) == [("churn", 4), ("fraud", 2)]
     assert promoted.traffic.models["churn"] == state.traffic.models["churn"]
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "expected"),
+    [
+        pytest.param(
+            {1: 100}, {1: 90, 2: 10}, [{1: 100, 2: 0}, {1: 90, 2: 10}], id="arriving-deployed-unrouted-first"
+        ),
+        pytest.param({1: 0, 2: 100}, {2: 100}, [{2: 100, 1: 0}, {2: 100}], id="leaving-kept-at-zero-first"),
+        pytest.param({2: 100}, {1: 100}, [{2: 100, 1: 0}, {1: 100, 2: 0}, {1: 100}], id="swap-does-both"),
+        pytest.param({1: 50, 2: 50}, {1: 90, 2: 10}, [{1: 90, 2: 10}], id="weights-only-in-one-step"),
+    ],
+)
+def test_stages_never_route_to_an_application_that_is_not_running(current, target, expected):
+    from runtime.serving import stages
+
+    tables = stages(ModelTraffic(weights=current), ModelTraffic(weights=target))
+    assert [t.weights for t in tables] == expected
+
+
+def test_stages_mirror_nothing_to_an_arriving_version():
+    from runtime.serving import stages
+
+    first = stages(ModelTraffic(weights={1: 100}), ModelTraffic(weights={1: 100}, shadows={2: 100.0}))[0]
+    assert first.weights == {1: 100, 2: 0} and first.shadows == {}
