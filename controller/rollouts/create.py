@@ -39,11 +39,14 @@ def new_rollout(spec: RolloutSpec, served: Served, now: float) -> Rollout:
         raise RolloutRefused(f"v{spec.candidate} already serves all of {spec.model}'s traffic")
     if spec.strategy == "shadow" and stable is None:
         raise RolloutRefused(f"{spec.model} is not served; a shadow needs a version to mirror from")
+    # A rolling update starts from the options serving now (its first step changes them); any other
+    # candidate is not deployed yet, so it starts with the options it will be deployed with.
+    previous = served.options.get(spec.candidate)
     return Rollout(
         spec=spec,
         stable=stable,
         traffic=served.traffic,
-        options=spec.options,
+        options=previous if spec.strategy == "rolling" else spec.options,
         previous_options=served.options.get(spec.candidate),
         created=now,
         updated=now,

@@ -2,8 +2,10 @@
 
 import pytest
 
+from controller.rollouts.create import new_rollout
 from controller.rollouts.decide import CommandRefused, check_command, next_action
-from controller.rollouts.spec import Counts, Phase
+from controller.rollouts.spec import Counts, Phase, RolloutSpec
+from controller.targets.spec import Served
 from runtime.traffic import ModelTraffic
 from tests.controller.factories import ERROR, FAILED, INCONCLUSIVE, OK, rollout
 
@@ -101,8 +103,9 @@ def test_rolling_applies_options_in_place_and_restores_them_on_failure():
     from runtime.desired import Batching, ScorerOptions
 
     old, new = ScorerOptions(), ScorerOptions(batching=Batching(batch_wait_timeout_s=0.05))
-    record = rollout("rolling", stable=1, candidate=1, options=new, failure_limit=0)
-    record = record.model_copy(update={"options": None, "previous_options": old})
+    spec = RolloutSpec(model="fraud", candidate=1, strategy="rolling", options=new, failure_limit=0)
+    record = new_rollout(spec, Served(ModelTraffic(weights={1: 100}), {1: old}), 0.0)
+    assert record.options == old  # nothing changed yet
     started = next_action(record, None, 0.0).rollout
     assert started.options == new and started.traffic.weights == {1: 100} and not started.applied
     failed = next_action(started.model_copy(update={"applied": True}), FAILED, 1.0).rollout

