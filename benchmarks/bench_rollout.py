@@ -170,6 +170,12 @@ def verdict_names(answer: dict) -> list[str]:
     return [e["name"] for e in answer["events"] if e["kind"] == "verdict"]
 
 
+def values(answer: dict, name: str) -> list[float | None]:
+    """The value of measurement `name` in every judged window, in order."""
+    verdicts = [e["detail"] for e in answer["events"] if e["kind"] == "verdict"]
+    return [m["value"] for v in verdicts for m in v["measurements"] if m["name"] == name]
+
+
 def failing(answer: dict) -> list[str]:
     verdicts = [e["detail"] for e in answer["events"] if e["kind"] == "verdict"]
     return sorted({m["name"] for v in verdicts for m in v["measurements"] if m["outcome"] == "Failed"})
@@ -251,13 +257,7 @@ def main() -> None:
             injected = time.time()
             answer = bench.finished(rollout_id)
             back = max(bench.applied_at(rollout_id))
-            ratio = [
-                m["value"]
-                for e in answer["events"]
-                if e["kind"] == "verdict"
-                for m in e["detail"]["measurements"]
-                if m["name"] == "p99_ratio"
-            ]
+            ratio = values(answer, "p99_ratio")
             runs.append(
                 {
                     "scenario": "latency",
@@ -277,13 +277,7 @@ def main() -> None:
             rollout_id = bench.deploy(3, steps=[10, 50, 100], failure_limit=0)
             answer = bench.finished(rollout_id)
             applied = bench.applied_at(rollout_id)
-            psis = [
-                m["value"]
-                for e in answer["events"]
-                if e["kind"] == "verdict"
-                for m in e["detail"]["measurements"]
-                if m["name"] == "psi_reference"
-            ]
+            psis = values(answer, "psi_reference")
             runs.append(
                 {
                     "scenario": "drift",

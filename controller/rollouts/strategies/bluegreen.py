@@ -3,7 +3,7 @@ all traffic in one switch, and is analysed again while the old version stays war
 `warm_s`, so a post-promotion failure switches back at once."""
 
 from controller.rollouts.spec import Phase, Rollout
-from controller.rollouts.strategies.spec import Decision, moved, only
+from controller.rollouts.strategies.spec import Decision, moved, only, succeed
 from runtime.traffic import ModelTraffic
 
 
@@ -35,24 +35,18 @@ class BlueGreen:
                 step=rollout.step,
                 traffic=rollout.traffic,
             )
-        return moved(
+        return succeed(
             rollout,
-            "succeed",
             f"v{rollout.spec.candidate} serves all traffic",
-            phase=Phase.SUCCEEDED,
-            step=rollout.step,
-            traffic=only(rollout.spec.candidate),
+            only(rollout.spec.candidate),
         )
 
     def promote(self, rollout: Rollout, now: float) -> Decision:
         if rollout.phase == Phase.PROMOTING:
-            return moved(
+            return succeed(
                 rollout,
-                "succeed",
                 "promoted by an operator",
-                phase=Phase.SUCCEEDED,
-                step=rollout.step,
-                traffic=only(rollout.spec.candidate),
+                only(rollout.spec.candidate),
             )
         return self._switch(rollout, now, "promoted by an operator")
 

@@ -2,7 +2,7 @@
 against the stable version; the last step (100) is the promotion."""
 
 from controller.rollouts.spec import Phase, Rollout
-from controller.rollouts.strategies.spec import Decision, moved, only, split
+from controller.rollouts.strategies.spec import Decision, moved, only, split, succeed
 from runtime.traffic import ModelTraffic
 
 
@@ -16,13 +16,10 @@ class Canary:
 
     def advance(self, rollout: Rollout, now: float) -> Decision:
         if rollout.phase == Phase.PROMOTING:
-            return moved(
+            return succeed(
                 rollout,
-                "succeed",
                 f"v{rollout.spec.candidate} serves all traffic",
-                phase=Phase.SUCCEEDED,
-                step=rollout.step,
-                traffic=only(rollout.spec.candidate),
+                only(rollout.spec.candidate),
             )
         return self._step(rollout, rollout.step + 1, now)
 

@@ -3,7 +3,7 @@ place; Serve replaces its replicas one by one. The updated version is judged aga
 distribution and the absolute ceilings; a rollback restores the previous options."""
 
 from controller.rollouts.spec import Phase, Rollout
-from controller.rollouts.strategies.spec import Decision, moved
+from controller.rollouts.strategies.spec import Decision, moved, succeed
 
 
 class Rolling:
@@ -22,24 +22,10 @@ class Rolling:
         )
 
     def advance(self, rollout: Rollout, now: float) -> Decision:
-        return moved(
-            rollout,
-            "succeed",
-            "analysis after the update passed",
-            phase=Phase.SUCCEEDED,
-            step=rollout.step,
-            traffic=rollout.traffic,
-        )
+        return succeed(rollout, "analysis after the update passed", rollout.traffic)
 
     def promote(self, rollout: Rollout, now: float) -> Decision:
-        return moved(
-            rollout,
-            "succeed",
-            "promoted by an operator",
-            phase=Phase.SUCCEEDED,
-            step=rollout.step,
-            traffic=rollout.traffic,
-        )
+        return succeed(rollout, "promoted by an operator", rollout.traffic)
 
     def analysed(self, rollout: Rollout) -> bool:
         return rollout.phase == Phase.PROGRESSING

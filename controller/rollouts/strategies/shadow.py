@@ -2,7 +2,7 @@
 Callers are never answered by the candidate; at the end the mirror is removed."""
 
 from controller.rollouts.spec import Phase, Rollout
-from controller.rollouts.strategies.spec import Decision, moved, only
+from controller.rollouts.strategies.spec import Decision, moved, only, succeed
 from runtime.traffic import ModelTraffic
 
 
@@ -32,11 +32,8 @@ class Shadow:
         return moved(rollout, "mirror", reason, phase=Phase.PROGRESSING, step=step, traffic=traffic)
 
     def _done(self, rollout: Rollout, reason: str) -> Decision:
-        return moved(
+        return succeed(
             rollout,
-            "succeed",
             f"{reason}; mirror removed",
-            phase=Phase.SUCCEEDED,
-            step=rollout.step,
-            traffic=only(rollout.stable),
+            only(rollout.stable),
         )

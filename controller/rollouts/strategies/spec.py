@@ -57,6 +57,11 @@ def moved(
     return Decision(name, rollout.model_copy(update=update), reason)
 
 
+def succeed(rollout: Rollout, reason: str, traffic: ModelTraffic | None) -> Decision:
+    """The rollout ends Succeeded with `traffic` as the final table."""
+    return moved(rollout, "succeed", reason, phase=Phase.SUCCEEDED, step=rollout.step, traffic=traffic)
+
+
 def only(version: int) -> ModelTraffic:
     """All traffic on one version."""
     return ModelTraffic(weights={version: 100})
