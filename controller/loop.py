@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from controller.analysis.assess import assess, unreachable
-from controller.analysis.verdict import Verdict
+from controller.analysis.verdict import Measurement, Outcome, Verdict
 from controller.analysis.window import VersionWindow, describe, increase, summarise
 from controller.rollouts.decide import next_action, rollback
 from controller.rollouts.spec import Phase, Rollout
@@ -20,10 +20,15 @@ from controller.rollouts.strategies import strategy_for
 from controller.rollouts.strategies.spec import Decision
 from controller.sources.spec import MetricSource, SourceUnavailable
 from controller.store.spec import Conflict, RolloutStore
-from controller.targets.spec import DeployFailed, Target, TargetError
+from controller.targets.spec import DeployFailed, Target, TargetError, TargetRef, Waiting
 
 logger = logging.getLogger("raynomaly.controller")
 ACTOR = "controller"
+NO_GATE = Measurement(
+    "loadtest",
+    Outcome.ERROR,
+    message="this controller has no gateway URL to load-test; start it with --gateway-url",
+)
 PAIRED = frozenset({"blue-green", "shadow"})
 """Strategies whose candidate (or old version) sees mirrored copies of the same requests."""
 
@@ -34,12 +39,12 @@ class Controller:
     def __init__(
         self,
         store: RolloutStore,
-        target: Target,
+        targets: Callable[[TargetRef], Target],
         source: MetricSource,
         gate: Callable | None = None,
         clock: Callable[[], float] = time.time,
     ):
-        self.store, self.target, self.source = store, target, source
+        self.store, self.targets, self.source = store, targets, source
         self._gate, self._clock = gate, clock
 
     def run(self, stop: threading.Event, period_s: float = 0.5) -> None:
@@ -58,6 +63,8 @@ class Controller:
                 self.step(rollout)
             except Conflict:
                 pass  # an operator's command landed first; the next tick reads it
+            except Waiting as e:  # the decision is recorded, not applied: applied once the target can
+                self._wait(self.store.get(rollout.id), str(e))
             except TargetError as e:
                 logger.warning("rollout %s: the target failed, retrying next tick: %s", rollout.id, e)
             except Exception:
@@ -79,15 +86,34 @@ class Controller:
                     self._decide(next_action(rollout, verdict, now), verdict, figures)
                 return
             try:
-                if self.target.readiness(rollout.spec.model) is not None:
-                    return  # the step's table is not serving yet: its window opens once it is
+                waiting = self.targets(rollout.spec.target).readiness(rollout.spec.model)
             except DeployFailed as e:
                 self._decide(rollback(rollout, f"deploy failed: {e}", Phase.FAILED))
                 return
+            rollout = self._wait(rollout, waiting)
+            if waiting is not None:
+                return  # the step's table is not serving yet: its window opens once it is
             if analysed:
                 self._open_window(rollout, now)
                 return
         self._decide(next_action(rollout, None, now))
+
+    def _wait(self, rollout: Rollout, waiting: str | None) -> Rollout:
+        """Record what the step waits for on the target (once per change), so status says why."""
+        if rollout.waiting == waiting:
+            return rollout
+        detail = {"step": rollout.step, "waiting": waiting}
+        event = {
+            "ts": self._clock(),
+            "kind": "waiting",
+            "name": "waiting" if waiting else "ready",
+            "detail": detail,
+        }
+        if waiting is not None:
+            logger.info("rollout %s: waiting for %s", rollout.id, waiting)
+        return self.store.save(
+            rollout.model_copy(update={"waiting": waiting}), ACTOR, "waiting", [event], detail
+        )
 
     def _open_window(self, rollout: Rollout, now: float) -> None:
         try:
@@ -116,10 +142,9 @@ class Controller:
         if rollout.stable is not None and rollout.stable != spec.candidate:
             baseline = windows.get(rollout.stable, VersionWindow())
         verdict = assess(spec.thresholds, candidate, baseline, paired=spec.strategy in PAIRED)
-        if spec.loadtest is not None and self._gate is not None:
-            verdict = Verdict.of(
-                [*verdict.measurements, *self._gate(spec.loadtest, spec.model, spec.candidate)]
-            )
+        if spec.loadtest is not None:
+            gated = self._gate(spec.loadtest, spec.model, spec.candidate) if self._gate else [NO_GATE]
+            verdict = Verdict.of([*verdict.measurements, *gated])
         return verdict, describe(windows)
 
     def _decide(
@@ -156,7 +181,7 @@ class Controller:
         if rollout.options is not None:
             options[rollout.spec.candidate] = rollout.options
         try:
-            self.target.apply(rollout.spec.model, rollout.traffic, options)
+            self.targets(rollout.spec.target).apply(rollout.spec.model, rollout.traffic, options)
         except DeployFailed as e:
             if rollout.active:
                 self._decide(rollback(rollout, f"deploy failed: {e}", Phase.FAILED))

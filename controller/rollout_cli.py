@@ -18,6 +18,7 @@ from controller.api.auth import ensure_secret, mint
 from controller.client import ControlApiError, ControlClient, ControllerError
 from controller.rollouts.spec import COMMANDS, TERMINAL, LoadTest, Phase, parse_duration
 from controller.settings import ControllerSettings
+from controller.targets.spec import TargetRef
 from models.cli import reports_errors as models_reports_errors
 
 out = Console()
@@ -48,6 +49,9 @@ def deploy(
     warm: Annotated[str | None, typer.Option(help="Blue-green: keep the old version warm this long.")] = None,
     loadtest: Annotated[str | None, typer.Option(help="users=U,duration=D[,p99=MS,errors=RATE]")] = None,
     options: Annotated[str | None, typer.Option(help="Candidate scorer options as JSON.")] = None,
+    target: Annotated[str, typer.Option(help="local, or kuberay (a RayService).")] = "local",
+    namespace: Annotated[str | None, typer.Option(help="kuberay: the RayService's namespace.")] = None,
+    rayservice: Annotated[str | None, typer.Option(help="kuberay: the RayService's name.")] = None,
     as_json: JsonOption = False,
 ):
     """Start rolling out a model version; prints the rollout id."""
@@ -65,6 +69,9 @@ def deploy(
         "thresholds": {k: v for k, v in thresholds.items() if v is not None} or None,
         "loadtest": LoadTest.parse(loadtest).model_dump() if loadtest else None,
         "options": json.loads(options) if options else None,
+        "target": TargetRef(kind=target, namespace=namespace, rayservice=rayservice).model_dump(
+            exclude_none=True
+        ),
     }
     rollout = _client().post(
         f"/api/v1/models/{model}/deploy", {k: v for k, v in body.items() if v is not None}
@@ -153,6 +160,12 @@ def report_command(
     out.print(f"wrote {written}")
 
 
+def _target_name(target: dict) -> str:
+    if target.get("kind", "local") == "local":
+        return "local"
+    return f"{target['kind']}: RayService {target['namespace']}/{target['rayservice']}"
+
+
 def _view(rollout: dict, events: list[dict]) -> Group:
     spec, traffic = rollout["spec"], rollout["traffic"] or {}
     weights = ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.get("weights", {}).items()))
@@ -163,7 +176,10 @@ def _view(rollout: dict, events: list[dict]) -> Group:
         "phase", f"{rollout['phase']}  step {rollout['step'] + 1}/{len(spec['steps'])} ({spec['strategy']})"
     )
     head.add_row("traffic", weights + (f"  mirrored: {shadows}" if shadows else ""))
+    head.add_row("target", _target_name(spec.get("target") or {}))
     head.add_row("reason", rollout["reason"])
+    if rollout.get("waiting"):
+        head.add_row("waiting", rollout["waiting"])
     verdicts = [e for e in events if e["kind"] == "verdict"]
     table = Table("measurement", "value", "threshold", "outcome", title="latest window")
     if verdicts:
@@ -182,11 +198,19 @@ controller_app = typer.Typer(no_args_is_help=True, help="The controller service 
 def run(
     port: Annotated[int | None, typer.Option(help="Control API port (default 8600).")] = None,
     prometheus_url: Annotated[str | None, typer.Option(help="Read metrics from this Prometheus.")] = None,
+    metrics_url: Annotated[str | None, typer.Option(help="Scrape this Ray metrics endpoint.")] = None,
+    gateway_url: Annotated[str | None, typer.Option(help="Load-test through this gateway URL.")] = None,
+    kubeconfig: Annotated[str | None, typer.Option(help="kuberay target: kubeconfig file.")] = None,
+    context: Annotated[str | None, typer.Option(help="kuberay target: kubeconfig context.")] = None,
 ):
-    """Run the rollout loop and the control API in the foreground."""
+    """Run the rollout loop and the control API in the foreground.
+
+    Without a local runtime (in a cluster), pass --prometheus-url or --metrics-url."""
     from controller import service
 
-    service.serve(ControllerSettings.resolve(port=port, prometheus_url=prometheus_url))
+    flags = {"prometheus_url": prometheus_url, "metrics_url": metrics_url, "gateway_url": gateway_url}
+    flags |= {"kubeconfig": kubeconfig, "kube_context": context}
+    service.serve(ControllerSettings.resolve(port=port, **flags))
 
 
 @controller_app.command("start")

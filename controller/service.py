@@ -20,8 +20,9 @@ from controller.loadtest.gate import LocustGate
 from controller.loop import Controller
 from controller.settings import ControllerSettings
 from controller.sources import source_for
+from controller.sources.spec import MetricSource
 from controller.store import open_store
-from controller.targets.local import LocalTarget
+from controller.targets import Targets
 from models.store import ModelStore
 from runtime.serving import RuntimeRecord, read_record
 
@@ -33,20 +34,21 @@ def serve(settings: ControllerSettings) -> None:
     """Run the loop and the control API until SIGTERM / Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the decisions
-    record = _record(settings)
-    models = ModelStore(record.desired.store)
+    record = read_record(settings.runtime)  # None where the controller runs without a local runtime
+    models = ModelStore(record.desired.store if record else settings.runtime.store)
     store = open_store(str(settings.database))
-    if settings.prometheus_url:
-        source = source_for("prometheus", settings.prometheus_url)
-    else:
-        source = source_for("scrape", f"http://127.0.0.1:{record.metrics_port}/metrics")
-    gate = LocustGate(record.http_url, lambda model, version: models.manifest(model, version).n_features)
-    controller = Controller(store, LocalTarget(settings.runtime), source, gate)
+    source = _source(settings, record)
+    gateway = settings.gateway_url or (record.http_url if record else None)
+    gate = None
+    if gateway is not None:
+        gate = LocustGate(gateway, lambda model, version: models.manifest(model, version).n_features)
+    targets = Targets(settings)
+    controller = Controller(store, targets, source, gate)
     stop = threading.Event()
     loop = threading.Thread(target=controller.run, args=(stop, settings.tick_s), name="rollouts", daemon=True)
     services = Services(
         store=store,
-        target=LocalTarget(settings.runtime),
+        targets=targets,
         models=models,
         secret=ensure_secret(settings.secret_path),
         limiter=RateLimiter(settings.rate_per_s, settings.burst),
@@ -63,13 +65,18 @@ def serve(settings: ControllerSettings) -> None:
         loop.join(timeout=10)
 
 
-def _record(settings: ControllerSettings) -> RuntimeRecord:
-    record = read_record(settings.runtime)
-    if record is None:
-        raise ControllerError(
-            f"no local runtime recorded in {settings.runtime.state_dir}; start it with 'raynomaly up'"
-        )
-    return record
+def _source(settings: ControllerSettings, record: RuntimeRecord | None) -> MetricSource:
+    """Prometheus when named, else a scrape of the named (or the local runtime's) Ray metrics."""
+    if settings.prometheus_url:
+        return source_for("prometheus", settings.prometheus_url)
+    if settings.metrics_url:
+        return source_for("scrape", settings.metrics_url)
+    if record is not None:
+        return source_for("scrape", f"http://127.0.0.1:{record.metrics_port}/metrics")
+    raise ControllerError(
+        f"no metric source: no local runtime in {settings.runtime.state_dir} ('raynomaly up'), "
+        "and neither --prometheus-url nor --metrics-url was given"
+    )
 
 
 def ensure_admin_token(settings: ControllerSettings) -> str:

@@ -22,6 +22,13 @@ class ControllerSettings:
     """The bearer token clients present; default: the admin token `up` wrote."""
     prometheus_url: str | None = None
     """Read metrics through this Prometheus server's HTTP API instead of scraping Ray directly."""
+    metrics_url: str | None = None
+    """Scrape this Ray metrics endpoint (default: the local runtime's)."""
+    gateway_url: str | None = None
+    """Where the Locust gate sends load (default: the local runtime's HTTP address)."""
+    kubeconfig: str | None = None
+    """Credentials of the kuberay target (default: in-cluster, else KUBECONFIG or ~/.kube/config)."""
+    kube_context: str | None = None
     rate_per_s: float = 20.0
     burst: int = 40
     tick_s: float = 0.5
@@ -36,6 +43,8 @@ class ControllerSettings:
             "url": ("RAYNOMALY_CONTROLLER_URL", str),
             "token": ("RAYNOMALY_TOKEN", str),
             "prometheus_url": ("RAYNOMALY_PROMETHEUS_URL", str),
+            "metrics_url": ("RAYNOMALY_METRICS_URL", str),
+            "gateway_url": ("RAYNOMALY_GATEWAY_URL", str),
             "rate_per_s": ("RAYNOMALY_RATE_LIMIT", float),
             "burst": ("RAYNOMALY_RATE_BURST", int),
         }

@@ -20,7 +20,7 @@ from controller.rollouts.create import new_rollout
 from controller.rollouts.decide import check_command
 from controller.rollouts.spec import COMMANDS, LoadTest, RolloutSpec, Thresholds
 from controller.store.spec import Conflict, RolloutStore
-from controller.targets.spec import Target
+from controller.targets.spec import Target, TargetRef
 from models.errors import ModelNotFound
 from models.manifest import Manifest
 from models.store import ModelStore, check_name
@@ -32,7 +32,7 @@ UNLIMITED = ("/health", "/ready")
 @dataclass
 class Services:
     store: RolloutStore
-    target: Target
+    targets: Callable[[TargetRef], Target]
     models: ModelStore
     secret: str
     limiter: RateLimiter
@@ -57,6 +57,7 @@ class DeployRequest(BaseModel):
     warm_s: float | None = None
     loadtest: LoadTest | None = None
     options: ScorerOptions | None = None
+    target: TargetRef | None = None
 
     def spec(self, model: str) -> RolloutSpec:
         given = self.model_dump(exclude_none=True, exclude={"version"})
@@ -142,7 +143,7 @@ def create_app(services: Services) -> FastAPI:
         check_name(model)
         spec = request.spec(model)
         services.models.manifest(model, spec.candidate)  # refuses unknown or tampered versions
-        rollout = new_rollout(spec, services.target.served(model), services.clock())
+        rollout = new_rollout(spec, services.targets(spec.target).served(model), services.clock())
         return store.create(rollout, who.subject).model_dump(mode="json")
 
     @app.get("/api/v1/rollouts", dependencies=[Depends(viewer)])
@@ -187,7 +188,7 @@ def _get(store: RolloutStore, rollout_id: str):
 
 
 def _model(services: Services, name: str) -> dict:
-    traffic = services.target.served(name).traffic
+    traffic = services.targets(TargetRef()).served(name).traffic
     return {
         "model": name,
         "versions": services.models.versions(name),

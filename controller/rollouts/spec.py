@@ -10,6 +10,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from controller.targets.spec import TargetRef
 from runtime.desired import ScorerOptions
 from runtime.traffic import ModelTraffic
 
@@ -111,6 +112,8 @@ class RolloutSpec(BaseModel):
     loadtest: LoadTest | None = None
     options: ScorerOptions | None = None
     """Scorer options of the candidate (rolling: the new options of the running version)."""
+    target: TargetRef = Field(default_factory=TargetRef)
+    """Where the rollout is carried out (the local runtime unless named)."""
 
     @field_validator("strategy")
     @classmethod
@@ -169,6 +172,8 @@ class Rollout(BaseModel):
     paused_from: Phase | None = None
     """The phase a paused rollout resumes in."""
     promoted_at: float | None = None
+    waiting: str | None = None
+    """What the current step is waiting for on the target (readiness, a cluster upgrade), if anything."""
     reason: str = ""
     created: float
     updated: float

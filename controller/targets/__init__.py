@@ -1,8 +1,35 @@
-"""Targets: where a rollout's traffic and options are applied. One module per target."""
+"""Targets: where a rollout's traffic and options are applied. One module per target, one registry;
+`Targets` builds each target a rollout names once, on first use (so a controller without
+Kubernetes credentials runs local rollouts fine)."""
 
-from controller.targets.local import LocalTarget
-from controller.targets.spec import Served, Target, TargetError
+import threading
+from collections.abc import Callable
 
-TARGETS = {"local": LocalTarget}
+from controller.settings import ControllerSettings
+from controller.targets import kuberay, local
+from controller.targets.spec import Served, Target, TargetError, TargetRef
 
-__all__ = ["TARGETS", "Served", "Target", "TargetError"]
+TARGETS: dict[str, Callable[[TargetRef, ControllerSettings], Target]] = {
+    "local": local.build,
+    "kuberay": kuberay.build,
+}
+
+
+class Targets:
+    """Resolves a `TargetRef` to its target, built once per ref."""
+
+    def __init__(self, settings: ControllerSettings, registry=TARGETS):
+        self._settings, self._registry = settings, registry
+        self._built: dict[TargetRef, Target] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, ref: TargetRef) -> Target:
+        if ref.kind not in self._registry:
+            raise TargetError(f"unknown target {ref.kind!r}; choose one of {', '.join(self._registry)}")
+        with self._lock:
+            if ref not in self._built:
+                self._built[ref] = self._registry[ref.kind](ref, self._settings)
+            return self._built[ref]
+
+
+__all__ = ["TARGETS", "Served", "Target", "TargetError", "TargetRef", "Targets"]

@@ -1,7 +1,8 @@
 """The local target: a Ray cluster started by `raynomaly up`, driven through its dashboard's Serve
 REST API, with the runtime's record (`runtime.json`) kept as the desired state of every model."""
 
-from controller.targets.spec import DeployFailed, Served, TargetError
+from controller.settings import ControllerSettings
+from controller.targets.spec import DeployFailed, Served, TargetError, TargetRef
 from models.errors import ModelError
 from runtime import serving
 from runtime.cluster import ensure_token
@@ -72,3 +73,8 @@ class LocalTarget:
             raise TargetError(str(e)) from e
         except serving.DeployFailed as e:
             raise DeployFailed(str(e)) from e
+
+
+def build(ref: TargetRef, settings: ControllerSettings) -> LocalTarget:
+    """The runtime `raynomaly up` started under the controller's state folder."""
+    return LocalTarget(settings.runtime)

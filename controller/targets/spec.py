@@ -1,10 +1,16 @@
-"""The target interface: read what a model serves, apply a new table, say when it is ready."""
+"""The target interface: read what a model serves, apply a new table, say when it is ready; and
+`TargetRef`, the name of a target a rollout is carried out on."""
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pydantic import BaseModel, ConfigDict, model_validator
+
 from runtime.desired import ScorerOptions
 from runtime.traffic import ModelTraffic
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class TargetError(Exception):
@@ -13,6 +19,37 @@ class TargetError(Exception):
 
 class DeployFailed(TargetError):
     """A version could not be deployed (Serve's reason in the message): the rollout fails."""
+
+
+class Waiting(TargetError):
+    """The target cannot take a change now (e.g. KubeRay is upgrading the cluster); try again later."""
+
+
+class TargetRef(BaseModel):
+    """Which target a rollout runs on: the local runtime, or a RayService on KubeRay."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = "local"
+    """A name in `controller.targets.TARGETS`."""
+    namespace: str | None = None
+    rayservice: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> "TargetRef":
+        named = {"namespace": self.namespace, "rayservice": self.rayservice}
+        if self.kind == "kuberay":
+            for key, value in named.items():
+                if value is None or not _DNS_LABEL.match(value):
+                    raise ValueError(
+                        f"the kuberay target needs --{key}, a lowercase DNS label; got {value!r}"
+                    )
+        elif any(v is not None for v in named.values()):
+            raise ValueError(f"--namespace and --rayservice apply to the kuberay target, not {self.kind!r}")
+        return self
+
+    def __str__(self) -> str:
+        return self.kind if self.kind != "kuberay" else f"kuberay:{self.namespace}/{self.rayservice}"
 
 
 @dataclass(frozen=True)

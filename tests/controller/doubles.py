@@ -5,19 +5,21 @@ import math
 
 from controller.analysis.window import Snapshot, series_key
 from controller.sources.spec import SourceUnavailable
-from controller.targets.spec import Served
+from controller.targets.spec import Served, Waiting
 from runtime.metrics import LATENCY_MS
 from runtime.traffic import ModelTraffic
 
 
 class TargetDouble:
-    """Applies instantly; `ready_after` applies must pass before it reports ready."""
+    """Applies instantly; while `busy` names a reason (a cluster upgrade, say) it refuses changes
+    with Waiting and reports that reason as not ready."""
 
     name = "double"
 
     def __init__(self, traffic: ModelTraffic | None):
         self.traffic, self.options, self.applied = traffic, {}, []
         self.crash_on_apply = False
+        self.busy: str | None = None
 
     def served(self, model: str) -> Served:
         return Served(self.traffic, dict(self.options))
@@ -25,12 +27,14 @@ class TargetDouble:
     def apply(self, model, traffic, options) -> None:
         if self.crash_on_apply:
             raise Killed("controller killed between recording and applying")
+        if self.busy is not None:
+            raise Waiting(f"weights wait: {self.busy}")
         self.traffic = traffic
         self.options |= options
         self.applied.append(None if traffic is None else (dict(traffic.weights), dict(traffic.shadows)))
 
     def readiness(self, model: str) -> str | None:
-        return None
+        return self.busy
 
 
 class Killed(BaseException):

@@ -35,7 +35,7 @@ def api(models, tmp_path):
     store = open_store(str(tmp_path / "rollouts.db"))
     services = Services(
         store=store,
-        target=TargetDouble(ModelTraffic(weights={1: 100})),
+        targets=lambda ref: TargetDouble(ModelTraffic(weights={1: 100})),
         models=models,
         secret=SECRET,
         limiter=RateLimiter(rate=5.0, burst=20),

@@ -25,7 +25,7 @@ def start(world, latency_ms, **spec):
     source = TrafficSource(target, latency_ms)
     spec = RolloutSpec(model="fraud", candidate=2, interval_s=10, thresholds=FAST, **spec)
     rollout = store.create(new_rollout(spec, target.served("fraud"), clock()), "alice")
-    return store, source, Controller(store, target, source, clock=clock), rollout.id
+    return store, source, Controller(store, lambda ref: target, source, clock=clock), rollout.id
 
 
 def drive(controller, source, clock, seconds: float, tick_s: float = 1.0) -> None:
@@ -61,6 +61,23 @@ def test_a_slow_candidate_is_rolled_back_with_the_measured_ratio(world):
     assert "p99_ratio" in record.reason
 
 
+def test_weights_wait_while_the_target_is_busy_and_the_record_says_why(world):
+    store, source, controller, rollout_id = start(world, {1: 4.0, 2: 4.0}, steps=[10, 50, 100])
+    drive(controller, source, world[2], 5)  # inside the first window: 50% is decided while busy
+    world[1].busy = "KubeRay reports UpgradeInProgress (pending cluster raynomaly-x)"
+    drive(controller, source, world[2], 30)
+    record = store.get(rollout_id)
+    assert record.phase == Phase.PROGRESSING and not record.applied
+    assert "UpgradeInProgress" in record.waiting
+    assert world[1].traffic.weights == {1: 90, 2: 10}  # nothing moved while it was busy
+    waits = [e for e in store.events(rollout_id) if e["kind"] == "waiting"]
+    assert len(waits) == 1  # recorded once, not every tick
+    world[1].busy = None
+    drive(controller, source, world[2], 60)
+    record = store.get(rollout_id)
+    assert record.phase == Phase.SUCCEEDED and record.waiting is None
+
+
 def test_an_unreachable_source_pauses_instead_of_rolling_back(world):
     store, source, controller, rollout_id = start(world, {1: 4.0, 2: 40.0}, error_limit=1)
     source.down = True
@@ -80,7 +97,7 @@ def test_killed_between_decision_and_action_resumes_without_repeating_or_skippin
     with pytest.raises(Killed):
         drive(controller, source, clock, 30)
     target.crash_on_apply = False
-    restarted = Controller(open_store(str(path)), target, source, clock=clock)  # a fresh process
+    restarted = Controller(open_store(str(path)), lambda ref: target, source, clock=clock)  # a fresh process
     drive(restarted, source, clock, 60)
     assert store.get(rollout_id).phase == Phase.SUCCEEDED
     assert target.applied == [

@@ -1,0 +1,1 @@
+"""KubeRay: the Kubernetes API seam, the manifests of the kustomize base, RayService status and RayJobs."""

@@ -1,0 +1,174 @@
+"""The one seam to the Kubernetes API, through the official `kubernetes` client.
+
+Objects go in and come out as plain dicts; every client error is translated here, once, into a
+`KubeError` that says what happened and what to do. Kinds are looked up in one explicit table.
+"""
+
+import json
+from dataclasses import dataclass
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+JSON_PATCH = "application/json-patch+json"
+
+
+class KubeError(Exception):
+    """The Kubernetes API refused a request or could not be reached; the message says why."""
+
+
+class NotFound(KubeError):
+    """The object (or its kind: a CRD not installed) does not exist."""
+
+
+class Conflict(KubeError):
+    """The object changed since it was read (resourceVersion), or already exists: read it again."""
+
+
+class Invalid(KubeError):
+    """The API server rejected the object; the message lists its causes."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str
+    version: str
+    plural: str
+
+
+KINDS = {
+    "RayService": Resource("ray.io", "v1", "rayservices"),
+    "RayJob": Resource("ray.io", "v1", "rayjobs"),
+    "RayCluster": Resource("ray.io", "v1", "rayclusters"),
+    "PodMonitor": Resource("monitoring.coreos.com", "v1", "podmonitors"),
+    "Deployment": Resource("apps", "v1", "deployments"),
+    "Role": Resource("rbac.authorization.k8s.io", "v1", "roles"),
+    "RoleBinding": Resource("rbac.authorization.k8s.io", "v1", "rolebindings"),
+    "ServiceAccount": Resource("", "v1", "serviceaccounts"),
+    "Service": Resource("", "v1", "services"),
+    "ConfigMap": Resource("", "v1", "configmaps"),
+}
+_CORE_METHODS = {"ServiceAccount": "service_account", "Service": "service", "ConfigMap": "config_map"}
+
+
+def resource(kind: str) -> Resource:
+    """The API resource of `kind`; KubeError listing the kinds this project writes."""
+    if kind not in KINDS:
+        raise KubeError(f"raynomaly does not manage {kind!r} objects; it manages {', '.join(KINDS)}")
+    return KINDS[kind]
+
+
+def _translate(error: ApiException, what: str) -> KubeError:
+    try:
+        status = json.loads(error.body or "{}")
+    except ValueError:
+        status = {}
+    message = status.get("message") or error.reason or str(error)
+    text = f"{what}: {message}"
+    if error.status == 404:
+        return NotFound(f"{text} (is the namespace right, and are the KubeRay CRDs installed?)")
+    if error.status == 409:
+        return Conflict(text)
+    if error.status in (400, 422):
+        return Invalid(text)
+    if error.status in (401, 403):
+        return KubeError(f"{text} — check the credentials, and that the Role grants this verb")
+    return KubeError(f"{text} (HTTP {error.status})")
+
+
+class KubeApi:
+    """Reads and writes objects of the kinds in `KINDS`."""
+
+    def __init__(self, api_client: client.ApiClient):
+        self._custom = client.CustomObjectsApi(api_client)
+        self._core = client.CoreV1Api(api_client)
+        self._host = api_client.configuration.host
+
+    @classmethod
+    def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> "KubeApi":
+        """In-cluster credentials when running in a pod (and no kubeconfig is given), else kubeconfig."""
+        configuration = client.Configuration()
+        try:
+            if kubeconfig is None and context is None:
+                try:
+                    config.load_incluster_config(client_configuration=configuration)
+                    return cls(client.ApiClient(configuration))
+                except ConfigException:
+                    pass
+            config.load_kube_config(
+                config_file=kubeconfig, context=context, client_configuration=configuration
+            )
+        except (ConfigException, OSError) as e:
+            raise KubeError(f"no Kubernetes credentials: {e}; pass --kubeconfig or set KUBECONFIG") from e
+        return cls(client.ApiClient(configuration))
+
+    def _call(self, what: str, method, *args, **kwargs) -> dict:
+        try:
+            response = method(*args, **kwargs)
+        except ApiException as e:
+            raise _translate(e, what) from e
+        except urllib3.exceptions.HTTPError as e:
+            raise KubeError(f"{what}: cannot reach the Kubernetes API at {self._host}: {e}") from e
+        if hasattr(response, "data"):  # a core call made with _preload_content=False
+            return json.loads(response.data or b"{}")
+        return response
+
+    def _core_call(self, verb: str, kind: str, *args, **kwargs) -> dict:
+        method = getattr(self._core, f"{verb}_namespaced_{_CORE_METHODS[kind]}")
+        return self._call(f"{verb} {kind}", method, *args, _preload_content=False, **kwargs)
+
+    def get(self, kind: str, namespace: str, name: str) -> dict:
+        """The object; NotFound if it does not exist."""
+        r = resource(kind)
+        if not r.group:
+            return self._core_call("read", kind, name, namespace)
+        return self._call(
+            f"get {kind} {namespace}/{name}",
+            self._custom.get_namespaced_custom_object, r.group, r.version, namespace, r.plural, name,
+        )  # fmt: skip
+
+    def create(self, obj: dict) -> dict:
+        """Create `obj` (Conflict if it exists)."""
+        kind, namespace, name = obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"]
+        r = resource(kind)
+        if not r.group:
+            return self._core_call("create", kind, namespace, obj)
+        return self._call(
+            f"create {kind} {namespace}/{name}",
+            self._custom.create_namespaced_custom_object, r.group, r.version, namespace, r.plural, obj,
+        )  # fmt: skip
+
+    def replace(self, obj: dict) -> dict:
+        """Replace `obj`; Conflict if its `metadata.resourceVersion` is stale."""
+        kind, namespace, name = obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"]
+        r = resource(kind)
+        if not r.group:
+            return self._core_call("replace", kind, name, namespace, obj)
+        return self._call(
+            f"replace {kind} {namespace}/{name}",
+            self._custom.replace_namespaced_custom_object, r.group, r.version, namespace, r.plural, name, obj,
+        )  # fmt: skip
+
+    def patch(self, kind: str, namespace: str, name: str, operations: list[dict]) -> dict:
+        """Apply a JSON patch (RFC 6902) to a custom object; Conflict if it sets a stale resourceVersion."""
+        r = resource(kind)
+        if not r.group:
+            raise KubeError(f"JSON patches of {kind} are not used by raynomaly")
+        return self._call(
+            f"patch {kind} {namespace}/{name}",
+            self._custom.patch_namespaced_custom_object, r.group, r.version, namespace, r.plural, name,
+            operations, _content_type=JSON_PATCH,
+        )  # fmt: skip
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        """Delete the object; NotFound if it does not exist."""
+        r = resource(kind)
+        if not r.group:
+            self._core_call("delete", kind, name, namespace)
+            return
+        self._call(
+            f"delete {kind} {namespace}/{name}",
+            self._custom.delete_namespaced_custom_object, r.group, r.version, namespace, r.plural, name,
+        )  # fmt: skip

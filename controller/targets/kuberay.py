@@ -1,0 +1,118 @@
+"""The KubeRay target: a RayService whose `spec.serveConfigV2` the controller patches.
+
+Never the cluster's Serve REST API: KubeRay reapplies `serveConfigV2` and would undo it. Every
+change is a JSON patch guarded by `metadata.resourceVersion` (409 -> read again, recompute, retry),
+staged like the local target (`serving.stages`), and waits while KubeRay upgrades the cluster.
+"""
+
+import time
+from collections.abc import Callable
+
+from controller.kuberay import status
+from controller.kuberay.api import Conflict, KubeApi, KubeError
+from controller.settings import ControllerSettings
+from controller.targets.spec import DeployFailed, Served, TargetError, TargetRef, Waiting
+from runtime import serving
+from runtime.desired import DesiredState, ScorerOptions
+from runtime.traffic import ModelTraffic
+
+KIND = "RayService"
+SETTLE_TIMEOUT_S = 300.0
+PATCH_ATTEMPTS = 8
+
+
+class KubeRayTarget:
+    name = "kuberay"
+
+    def __init__(
+        self,
+        api: KubeApi,
+        namespace: str,
+        rayservice: str,
+        sleep: Callable[[float], None] = time.sleep,
+        settle_timeout_s: float = SETTLE_TIMEOUT_S,
+    ):
+        self._api, self._namespace, self._name = api, namespace, rayservice
+        self._sleep, self._settle_timeout_s = sleep, settle_timeout_s
+
+    def __repr__(self) -> str:
+        return f"KubeRayTarget({self._namespace}/{self._name})"
+
+    def _read(self) -> tuple[dict, DesiredState]:
+        try:
+            rayservice = self._api.get(KIND, self._namespace, self._name)
+            return rayservice, status.desired_of(rayservice)
+        except (KubeError, status.NotManaged) as e:
+            raise TargetError(str(e)) from e
+
+    def served(self, model: str) -> Served:
+        desired = self._read()[1]
+        options = {v.version: v.options for v in desired.versions if v.model == model}
+        return Served(desired.traffic.models.get(model), options)
+
+    def apply(self, model: str, traffic: ModelTraffic | None, options: dict[int, ScorerOptions]) -> None:
+        """Through `serving.stages`, waiting for each intermediate table to serve; Waiting while
+        KubeRay upgrades the cluster (nothing is patched then)."""
+        rayservice, desired = self._read()
+        busy = status.upgrade(rayservice)
+        if busy is not None:
+            raise Waiting(f"weights wait: {busy}")
+        *intermediate, final = serving.stages(desired.traffic.models.get(model), traffic)
+        for table in intermediate:
+            self._settle(self._patch(model, table, options))
+        self._patch(model, final, options)
+
+    def _patch(
+        self, model: str, traffic: ModelTraffic | None, options: dict[int, ScorerOptions]
+    ) -> DesiredState:
+        """One guarded patch; on 409 the RayService is read again and the change recomputed on it."""
+        for attempt in range(PATCH_ATTEMPTS):
+            rayservice, current = self._read()
+            desired = serving.with_traffic(current, model, traffic, options)
+            try:
+                self._api.patch(KIND, self._namespace, self._name, status.operations(rayservice, desired))
+                return desired
+            except Conflict:
+                self._sleep(min(0.05 * 2**attempt, 2.0))
+            except KubeError as e:
+                raise TargetError(str(e)) from e
+            except ValueError as e:  # Ray's schema refused the rendered config
+                raise DeployFailed(str(e)) from e
+        raise TargetError(
+            f"RayService {self._namespace}/{self._name} kept changing under {PATCH_ATTEMPTS} patches (409); "
+            "is another writer fighting the controller?"
+        )
+
+    def _settle(self, desired: DesiredState) -> None:
+        deadline, waiting = time.monotonic() + self._settle_timeout_s, "no status yet"
+        while time.monotonic() < deadline:
+            rayservice = self._read()[0]
+            waiting = self._check(rayservice, desired)
+            if waiting is None:
+                return
+            if status.upgrade(rayservice) is not None:
+                raise Waiting(f"weights wait: {waiting}")
+            self._sleep(0.5)
+        raise TargetError(f"the RayService did not settle in {self._settle_timeout_s:.0f} s: {waiting}")
+
+    @staticmethod
+    def _check(rayservice: dict, desired: DesiredState) -> str | None:
+        waiting, failed = status.readiness(rayservice, desired)
+        if failed:
+            raise DeployFailed(
+                "; ".join(f"{app} failed to deploy: {why[-1500:]}" for app, why in failed.items())
+            )
+        return waiting
+
+    def readiness(self, model: str) -> str | None:
+        rayservice, desired = self._read()
+        return self._check(rayservice, desired)
+
+
+def build(ref: TargetRef, settings: ControllerSettings) -> KubeRayTarget:
+    """The target of `ref`, with credentials from the controller's settings (in-cluster or kubeconfig)."""
+    try:
+        api = KubeApi.connect(settings.kubeconfig, settings.kube_context)
+    except KubeError as e:
+        raise TargetError(str(e)) from e
+    return KubeRayTarget(api, ref.namespace, ref.rayservice)
