@@ -2,7 +2,7 @@
 
 import typer
 
-from controller import rollout_cli
+from controller import kuberay_cli, rollout_cli
 from controller.companion import ControllerCompanion
 from models.cli import app as models_app
 from runtime.cli import register as register_runtime
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(models_app, name="models")
 register_runtime(app, companions=[ControllerCompanion()])
 rollout_cli.register(app)
+kuberay_cli.register(app)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from controller.rollouts.strategies import strategy_for
 from controller.rollouts.strategies.spec import Decision
 from controller.sources.spec import MetricSource, SourceUnavailable
 from controller.store.spec import Conflict, RolloutStore
-from controller.targets.spec import DeployFailed, Target, TargetError, TargetRef, Waiting
+from controller.targets.spec import DeployFailed, Target, TargetError, TargetRef, Waiting, upgrades_clusters
 
 logger = logging.getLogger("raynomaly.controller")
 ACTOR = "controller"
@@ -180,8 +180,13 @@ class Controller:
         options = {}
         if rollout.options is not None:
             options[rollout.spec.candidate] = rollout.options
+        target = self.targets(rollout.spec.target)
         try:
-            self.targets(rollout.spec.target).apply(rollout.spec.model, rollout.traffic, options)
+            if rollout.cluster is not None:
+                if not upgrades_clusters(target):
+                    raise DeployFailed(f"the {rollout.spec.target} target has no cluster to upgrade")
+                target.upgrade(rollout.cluster)
+            target.apply(rollout.spec.model, rollout.traffic, options)
         except DeployFailed as e:
             if rollout.active:
                 self._decide(rollback(rollout, f"deploy failed: {e}", Phase.FAILED))

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from controller.api.auth import ensure_secret, mint
 from controller.client import ControlApiError, ControlClient, ControllerError
+from controller.kuberay.cluster import ClusterChange, IncrementalUpgrade
 from controller.rollouts.spec import COMMANDS, TERMINAL, LoadTest, Phase, parse_duration
 from controller.settings import ControllerSettings
 from controller.targets.spec import TargetRef
@@ -49,6 +50,10 @@ def deploy(
     warm: Annotated[str | None, typer.Option(help="Blue-green: keep the old version warm this long.")] = None,
     loadtest: Annotated[str | None, typer.Option(help="users=U,duration=D[,p99=MS,errors=RATE]")] = None,
     options: Annotated[str | None, typer.Option(help="Candidate scorer options as JSON.")] = None,
+    image: Annotated[str | None, typer.Option(help="Upgrade: the cluster's new image (kuberay).")] = None,
+    incremental: Annotated[
+        str | None, typer.Option(help="Upgrade in increments: step=PERCENT,interval=SECONDS,gateway=CLASS")
+    ] = None,
     target: Annotated[str, typer.Option(help="local, or kuberay (a RayService).")] = "local",
     namespace: Annotated[str | None, typer.Option(help="kuberay: the RayService's namespace.")] = None,
     rayservice: Annotated[str | None, typer.Option(help="kuberay: the RayService's name.")] = None,
@@ -69,6 +74,7 @@ def deploy(
         "thresholds": {k: v for k, v in thresholds.items() if v is not None} or None,
         "loadtest": LoadTest.parse(loadtest).model_dump() if loadtest else None,
         "options": json.loads(options) if options else None,
+        "cluster": _cluster(image, incremental),
         "target": TargetRef(kind=target, namespace=namespace, rayservice=rayservice).model_dump(
             exclude_none=True
         ),
@@ -80,6 +86,15 @@ def deploy(
         print(json.dumps({"id": rollout["id"], "model": model, "version": version, "strategy": strategy}))
     else:
         out.print(rollout["id"])
+
+
+def _cluster(image: str | None, incremental: str | None) -> dict | None:
+    if image is None:
+        if incremental is not None:
+            raise ValueError("--incremental goes with --image (an upgrade)")
+        return None
+    steps = IncrementalUpgrade.parse(incremental) if incremental else None
+    return ClusterChange(image=image, incremental=steps).model_dump()
 
 
 rollout_app = typer.Typer(no_args_is_help=True, help="Follow and steer rollouts.")
@@ -196,6 +211,7 @@ controller_app = typer.Typer(no_args_is_help=True, help="The controller service 
 @controller_app.command("run")
 @reports_errors
 def run(
+    host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Control API port (default 8600).")] = None,
     prometheus_url: Annotated[str | None, typer.Option(help="Read metrics from this Prometheus.")] = None,
     metrics_url: Annotated[str | None, typer.Option(help="Scrape this Ray metrics endpoint.")] = None,
@@ -210,7 +226,7 @@ def run(
 
     flags = {"prometheus_url": prometheus_url, "metrics_url": metrics_url, "gateway_url": gateway_url}
     flags |= {"kubeconfig": kubeconfig, "kube_context": context}
-    service.serve(ControllerSettings.resolve(port=port, **flags))
+    service.serve(ControllerSettings.resolve(host=host, port=port, **flags))
 
 
 @controller_app.command("start")

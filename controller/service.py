@@ -56,10 +56,10 @@ def serve(settings: ControllerSettings) -> None:
     )
     loop.start()
     logging.getLogger("raynomaly.controller").info(
-        "control API on 127.0.0.1:%d, metrics from %s", settings.port, source.name
+        "control API on %s:%d, metrics from %s", settings.host, settings.port, source.name
     )
     try:
-        uvicorn.run(create_app(services), host="127.0.0.1", port=settings.port, log_level="warning")
+        uvicorn.run(create_app(services), host=settings.host, port=settings.port, log_level="warning")
     finally:
         stop.set()
         loop.join(timeout=10)

@@ -15,6 +15,8 @@ class ControllerSettings:
     """Where the controller listens, keeps its records and secrets, and reads metrics."""
 
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    host: str = "127.0.0.1"
+    """Where the control API listens: loopback unless told otherwise (in a pod: 0.0.0.0)."""
     port: int = DEFAULT_PORT
     url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
     """Where clients (the CLI) reach the control API."""

@@ -56,19 +56,21 @@ class Served:
         self.http = f"http://127.0.0.1:{SERVING_PORTS['--http-port']}"
         self.grpc = f"127.0.0.1:{SERVING_PORTS['--grpc-port']}"
         self.metrics_url = f"http://127.0.0.1:{SERVING_PORTS['--metrics-port']}/metrics"
+        self.api_url = f"http://127.0.0.1:{SERVING_PORTS['--dashboard-port']}"
         self.settings = RuntimeSettings.resolve(environ)
         self.api = ServeApi(
             f"http://127.0.0.1:{SERVING_PORTS['--dashboard-port']}", ensure_token(self.settings.token_path)
         )
 
-    def cli(self, *args: str, check: bool = True):
-        """Run the installed `raynomaly` command against this runtime."""
+    def cli(self, *args: str, check: bool = True, environ: dict[str, str] | None = None):
+        """Run the installed `raynomaly` command against this runtime (or with `environ`)."""
         import subprocess
         import sys
         from pathlib import Path
 
         command = [str(Path(sys.executable).with_name("raynomaly")), *args]
-        result = subprocess.run(command, env=self.environ, capture_output=True, text=True, timeout=600)
+        env = environ or self.environ
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result

@@ -16,6 +16,7 @@ from controller.api.errors import STATUS, status_of
 from controller.api.ratelimit import RateLimiter
 from controller.api.telemetry import RolloutCollector
 from controller.audit import verify
+from controller.kuberay.cluster import ClusterChange
 from controller.rollouts.create import new_rollout
 from controller.rollouts.decide import check_command
 from controller.rollouts.spec import COMMANDS, LoadTest, RolloutSpec, Thresholds
@@ -58,6 +59,7 @@ class DeployRequest(BaseModel):
     loadtest: LoadTest | None = None
     options: ScorerOptions | None = None
     target: TargetRef | None = None
+    cluster: ClusterChange | None = None
 
     def spec(self, model: str) -> RolloutSpec:
         given = self.model_dump(exclude_none=True, exclude={"version"})

@@ -66,7 +66,8 @@ def _translate(error: ApiException, what: str) -> KubeError:
     except ValueError:
         status = {}
     message = status.get("message") or error.reason or str(error)
-    text = f"{what}: {message}"
+    causes = [c.get("message", "") for c in (status.get("details") or {}).get("causes") or []]
+    text = f"{what}: {message}" + "".join(f"; {c}" for c in causes if c and c not in message)
     if error.status == 404:
         return NotFound(f"{text} (is the namespace right, and are the KubeRay CRDs installed?)")
     if error.status == 409:

@@ -35,6 +35,16 @@ def new_rollout(spec: RolloutSpec, served: Served, now: float) -> Rollout:
             )
         if spec.options is None:
             raise RolloutRefused("a rolling update needs the new scorer options (--options JSON)")
+    elif spec.strategy == "upgrade":
+        if stable != spec.candidate:
+            raise RolloutRefused(
+                f"an upgrade is judged on the version serving all traffic (v{stable}), "
+                f"not v{spec.candidate}: name v{stable}"
+            )
+        if served.cluster is None:
+            raise RolloutRefused("this target has no cluster to upgrade; use --target kuberay")
+        if served.cluster == spec.cluster:
+            raise RolloutRefused(f"the cluster already runs {spec.cluster.image} that way")
     elif stable == spec.candidate:
         raise RolloutRefused(f"v{spec.candidate} already serves all of {spec.model}'s traffic")
     if spec.strategy == "shadow" and stable is None:
@@ -48,6 +58,7 @@ def new_rollout(spec: RolloutSpec, served: Served, now: float) -> Rollout:
         traffic=served.traffic,
         options=previous if spec.strategy == "rolling" else spec.options,
         previous_options=served.options.get(spec.candidate),
+        previous_cluster=served.cluster if spec.strategy == "upgrade" else None,
         created=now,
         updated=now,
     )

@@ -92,6 +92,7 @@ def rollback(rollout: Rollout, reason: str, phase: Phase | None = None) -> Decis
         step=rollout.step,
         traffic=traffic,
         options=rollout.previous_options,
+        cluster=rollout.previous_cluster if rollout.cluster is not None else None,
         counts=rollout.counts,
     )
 

@@ -10,6 +10,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from controller.kuberay.cluster import ClusterChange
 from controller.targets.spec import TargetRef
 from runtime.desired import ScorerOptions
 from runtime.traffic import ModelTraffic
@@ -27,7 +28,7 @@ class Phase(enum.StrEnum):
 
 
 TERMINAL = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED})
-STRATEGY_NAMES = ("canary", "blue-green", "shadow", "rolling")
+STRATEGY_NAMES = ("canary", "blue-green", "shadow", "rolling", "upgrade")
 COMMANDS = ("promote", "pause", "resume", "abort", "rollback")
 
 
@@ -114,6 +115,8 @@ class RolloutSpec(BaseModel):
     """Scorer options of the candidate (rolling: the new options of the running version)."""
     target: TargetRef = Field(default_factory=TargetRef)
     """Where the rollout is carried out (the local runtime unless named)."""
+    cluster: ClusterChange | None = None
+    """Upgrade: the cluster change (image, upgrade strategy) judged on the serving version."""
 
     @field_validator("strategy")
     @classmethod
@@ -129,6 +132,10 @@ class RolloutSpec(BaseModel):
             raise ValueError(f"steps must be increasing percentages in (0, 100], got {steps}")
         if self.strategy == "canary" and steps[-1] != 100:
             raise ValueError(f"a canary's last step must be 100 (the promotion), got {steps}")
+        if (self.strategy == "upgrade") != (self.cluster is not None):
+            raise ValueError("a cluster change (--image) goes with the upgrade strategy, and only with it")
+        if self.strategy == "upgrade" and self.target.kind != "kuberay":
+            raise ValueError("an upgrade changes a RayService's cluster: use --target kuberay")
         return self
 
 
@@ -160,6 +167,10 @@ class Rollout(BaseModel):
     """Scorer options the controller wants for the candidate version."""
     previous_options: ScorerOptions | None = None
     """The candidate's options before the rollout (rolling: what a rollback restores)."""
+    cluster: ClusterChange | None = None
+    """The cluster the controller wants (upgrade); None leaves the cluster alone."""
+    previous_cluster: ClusterChange | None = None
+    """The cluster before the rollout (upgrade: what a rollback reverts to)."""
     applied: bool = True
     """False between recording a decision and the target confirming it (re-applied on restart)."""
     window_started: float | None = None

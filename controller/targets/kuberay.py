@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from controller.kuberay import status
 from controller.kuberay.api import Conflict, KubeApi, KubeError
+from controller.kuberay.cluster import ClusterChange, cluster_of, upgrade_operations
 from controller.settings import ControllerSettings
 from controller.targets.spec import DeployFailed, Served, TargetError, TargetRef, Waiting
 from runtime import serving
@@ -46,9 +47,17 @@ class KubeRayTarget:
             raise TargetError(str(e)) from e
 
     def served(self, model: str) -> Served:
-        desired = self._read()[1]
+        rayservice, desired = self._read()
         options = {v.version: v.options for v in desired.versions if v.model == model}
-        return Served(desired.traffic.models.get(model), options)
+        return Served(desired.traffic.models.get(model), options, cluster_of(rayservice))
+
+    def upgrade(self, change: ClusterChange) -> None:
+        """Ask KubeRay for `change` through `spec.upgradeStrategy` (nothing if the spec has it)."""
+
+        def operations(rayservice: dict, desired: DesiredState) -> list[dict] | None:
+            return None if cluster_of(rayservice) == change else upgrade_operations(rayservice, change)
+
+        self._guarded(operations)
 
     def apply(self, model: str, traffic: ModelTraffic | None, options: dict[int, ScorerOptions]) -> None:
         """Through `serving.stages`, waiting for each intermediate table to serve; Waiting while
@@ -65,13 +74,26 @@ class KubeRayTarget:
     def _patch(
         self, model: str, traffic: ModelTraffic | None, options: dict[int, ScorerOptions]
     ) -> DesiredState:
-        """One guarded patch; on 409 the RayService is read again and the change recomputed on it."""
+        """The model's new table in one guarded patch; returns the desired state written."""
+        written: list[DesiredState] = []
+
+        def operations(rayservice: dict, current: DesiredState) -> list[dict]:
+            written.append(serving.with_traffic(current, model, traffic, options))
+            return status.operations(rayservice, written[-1])
+
+        self._guarded(operations)
+        return written[-1]
+
+    def _guarded(self, operations: Callable[[dict, DesiredState], list[dict] | None]) -> None:
+        """Patch with `operations(rayservice, desired)` (None: nothing to do); on 409 the
+        RayService is read again and the patch recomputed on the newer object."""
         for attempt in range(PATCH_ATTEMPTS):
-            rayservice, current = self._read()
-            desired = serving.with_traffic(current, model, traffic, options)
             try:
-                self._api.patch(KIND, self._namespace, self._name, status.operations(rayservice, desired))
-                return desired
+                patch = operations(*self._read())
+                if patch is None:
+                    return
+                self._api.patch(KIND, self._namespace, self._name, patch)
+                return
             except Conflict:
                 self._sleep(min(0.05 * 2**attempt, 2.0))
             except KubeError as e:

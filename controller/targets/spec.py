@@ -7,6 +7,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from controller.kuberay.cluster import ClusterChange
 from runtime.desired import ScorerOptions
 from runtime.traffic import ModelTraffic
 
@@ -58,6 +59,20 @@ class Served:
 
     traffic: ModelTraffic | None
     options: dict[int, ScorerOptions] = field(default_factory=dict)
+    cluster: ClusterChange | None = None
+    """The cluster's image and upgrade strategy, where the target has one (KubeRay)."""
+
+
+class ClusterTarget(Protocol):
+    """A target whose Ray cluster itself can be changed (KubeRay); checked with `upgrades_clusters`."""
+
+    def upgrade(self, change: ClusterChange) -> None:
+        """Ask for `change` (the target's own upgrade machinery carries it out); Waiting while busy."""
+
+
+def upgrades_clusters(target: object) -> bool:
+    """Whether `target` can carry out cluster changes."""
+    return callable(getattr(target, "upgrade", None))
 
 
 class Target(Protocol):

@@ -37,6 +37,30 @@ class TargetDouble:
         return self.busy
 
 
+class ClusterDouble(TargetDouble):
+    """A target with a cluster (like KubeRay): `upgrade` records each change and, like KubeRay,
+    is busy with it for `upgrade_applies` further applies."""
+
+    def __init__(self, traffic: ModelTraffic | None, cluster, upgrade_applies: int = 2):
+        super().__init__(traffic)
+        self.cluster, self.upgrades, self._upgrade_applies, self._left = cluster, [], upgrade_applies, 0
+
+    def served(self, model: str) -> Served:
+        return Served(self.traffic, dict(self.options), self.cluster)
+
+    def upgrade(self, change) -> None:
+        if change != self.cluster:
+            self.cluster, self._left = change, self._upgrade_applies
+            self.upgrades.append(change.image)
+            self.busy = f"UpgradeInProgress to {change.image}"
+
+    def apply(self, model, traffic, options) -> None:
+        if self._left:
+            self._left -= 1
+            self.busy = None if self._left == 0 else self.busy
+        super().apply(model, traffic, options)
+
+
 class Killed(BaseException):
     """Stands for SIGKILL: nothing in the controller catches it."""
 

@@ -8,7 +8,6 @@ import httpx
 import numpy as np
 
 from models.demo import readings
-from tests.conftest import CONTROLLER_PORT
 
 TERMINAL = {"Succeeded", "RolledBack", "Aborted", "Failed"}
 
@@ -58,15 +57,15 @@ class Load:
 
 
 class Control:
-    """The control API with the admin token `up` wrote."""
+    """The control API with the admin token `up` wrote (or that of the controller `environ` names)."""
 
-    def __init__(self, served):
+    def __init__(self, served, environ: dict[str, str] | None = None):
         from controller.settings import ControllerSettings
 
-        settings = ControllerSettings.resolve(served.environ)
+        settings = ControllerSettings.resolve(environ or served.environ)
         self.served = served
         self.client = httpx.Client(
-            base_url=f"http://127.0.0.1:{CONTROLLER_PORT}",
+            base_url=settings.url,
             timeout=30.0,
             headers={"Authorization": f"Bearer {settings.client_token()}"},
         )

@@ -2,10 +2,11 @@
 
 import pytest
 
-from controller.rollouts.create import new_rollout
+from controller.kuberay.cluster import ClusterChange
+from controller.rollouts.create import RolloutRefused, new_rollout
 from controller.rollouts.decide import CommandRefused, check_command, next_action
 from controller.rollouts.spec import Counts, Phase, RolloutSpec
-from controller.targets.spec import Served
+from controller.targets.spec import Served, TargetRef
 from runtime.traffic import ModelTraffic
 from tests.controller.factories import ERROR, FAILED, INCONCLUSIVE, OK, rollout
 
@@ -110,6 +111,58 @@ def test_rolling_applies_options_in_place_and_restores_them_on_failure():
     assert started.options == new and started.traffic.weights == {1: 100} and not started.applied
     failed = next_action(started.model_copy(update={"applied": True}), FAILED, 1.0).rollout
     assert failed.phase == Phase.FAILED and failed.options == old
+
+
+KUBERAY = TargetRef(kind="kuberay", namespace="serving", rayservice="raynomaly")
+
+
+def test_an_upgrade_hands_the_image_to_kuberay_and_reverts_it_on_a_failed_window():
+    old, new = ClusterChange(image="raynomaly:1.0"), ClusterChange(image="raynomaly:1.1")
+    spec = RolloutSpec(
+        model="fraud", candidate=1, strategy="upgrade", cluster=new, target=KUBERAY, failure_limit=0
+    )
+    record = new_rollout(spec, Served(ModelTraffic(weights={1: 100}), {}, old), 0.0)
+    assert record.cluster is None and record.previous_cluster == old  # nothing asked of KubeRay yet
+    started = next_action(record, None, 0.0).rollout
+    assert started.cluster == new and started.traffic.weights == {1: 100} and not started.applied
+    applied = started.model_copy(update={"applied": True})
+    assert next_action(applied, OK, 1.0).rollout.phase == Phase.SUCCEEDED
+    failed = next_action(applied, FAILED, 1.0).rollout
+    assert failed.phase == Phase.FAILED and failed.cluster == old and not failed.applied
+    aborted = next_action(applied.model_copy(update={"command": "abort"}), None, 1.0).rollout
+    assert aborted.phase == Phase.ABORTED and aborted.cluster == old
+
+
+@pytest.mark.parametrize(
+    ("served", "candidate", "message"),
+    [
+        pytest.param(Served(ModelTraffic(weights={1: 100}), {}, None), 1, "no cluster", id="no-cluster"),
+        pytest.param(Served(ModelTraffic(weights={1: 100}), {}, ClusterChange(image="raynomaly:1.1")), 1,
+                     "already runs", id="already-upgraded"),
+        pytest.param(Served(ModelTraffic(weights={1: 100}), {}, ClusterChange(image="raynomaly:1.0")), 2,
+                     "name v1", id="not-the-serving-version"),
+    ],
+)  # fmt: skip
+def test_an_upgrade_that_cannot_start_is_refused(served, candidate, message):
+    spec = RolloutSpec(model="fraud", candidate=candidate, strategy="upgrade", target=KUBERAY,
+                       cluster=ClusterChange(image="raynomaly:1.1"))  # fmt: skip
+    with pytest.raises(RolloutRefused, match=message):
+        new_rollout(spec, served, 0.0)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"strategy": "upgrade", "target": KUBERAY}, id="upgrade-without-image"),
+        pytest.param(
+            {"strategy": "canary", "cluster": ClusterChange(image="x:1")}, id="image-without-upgrade"
+        ),
+        pytest.param({"strategy": "upgrade", "cluster": ClusterChange(image="x:1")}, id="upgrade-on-local"),
+    ],
+)
+def test_upgrade_requests_are_checked_at_the_edge(fields):
+    with pytest.raises(ValueError, match="upgrade|--target kuberay"):
+        RolloutSpec(model="fraud", candidate=1, **fields)
 
 
 @pytest.mark.parametrize(

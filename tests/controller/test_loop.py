@@ -7,7 +7,7 @@ from controller.rollouts.create import new_rollout
 from controller.rollouts.spec import Phase, RolloutSpec, Thresholds
 from controller.store import open_store
 from runtime.traffic import ModelTraffic
-from tests.controller.doubles import Clock, Killed, TargetDouble, TrafficSource
+from tests.controller.doubles import Clock, ClusterDouble, Killed, TargetDouble, TrafficSource
 
 FAST = Thresholds(min_requests=20, min_rows=100)
 
@@ -76,6 +76,31 @@ def test_weights_wait_while_the_target_is_busy_and_the_record_says_why(world):
     drive(controller, source, world[2], 60)
     record = store.get(rollout_id)
     assert record.phase == Phase.SUCCEEDED and record.waiting is None
+
+
+def test_an_upgrade_waits_for_kuberay_then_a_regression_on_the_new_cluster_reverts_the_image(tmp_path):
+    from controller.kuberay.cluster import ClusterChange
+    from controller.targets.spec import TargetRef
+
+    old, new = ClusterChange(image="raynomaly:1.0"), ClusterChange(image="raynomaly:1.1")
+    target, clock = ClusterDouble(ModelTraffic(weights={1: 100}), old), Clock()
+    store, source = open_store(str(tmp_path / "rollouts.db")), None
+    source = TrafficSource(target, {1: 4.0})
+    kuberay = TargetRef(kind="kuberay", namespace="serving", rayservice="raynomaly")
+    spec = RolloutSpec(model="fraud", candidate=1, strategy="upgrade", cluster=new, target=kuberay,
+                       interval_s=10, thresholds=FAST, failure_limit=0)  # fmt: skip
+    rollout_id = store.create(new_rollout(spec, target.served("fraud"), clock()), "alice").id
+    controller = Controller(store, lambda ref: target, source, clock=clock)
+    drive(controller, source, clock, 3)
+    assert target.upgrades == ["raynomaly:1.1"] and store.get(rollout_id).applied  # after KubeRay finished
+    assert [e["detail"]["waiting"] for e in store.events(rollout_id) if e["name"] == "waiting"][0].startswith(
+        "weights wait: UpgradeInProgress"
+    )
+    source.latency_ms[1] = 900.0  # the new image is slow: over the 500 ms ceiling
+    drive(controller, source, clock, 30)
+    record = store.get(rollout_id)
+    assert record.phase == Phase.FAILED and "p99" in record.reason
+    assert target.upgrades == ["raynomaly:1.1", "raynomaly:1.0"] and target.cluster == old
 
 
 def test_an_unreachable_source_pauses_instead_of_rolling_back(world):

@@ -5,12 +5,14 @@ from controller.rollouts.strategies.canary import Canary
 from controller.rollouts.strategies.rolling import Rolling
 from controller.rollouts.strategies.shadow import Shadow
 from controller.rollouts.strategies.spec import Strategy
+from controller.rollouts.strategies.upgrade import Upgrade
 
 STRATEGIES: dict[str, Strategy] = {
     "canary": Canary(),
     "blue-green": BlueGreen(),
     "shadow": Shadow(),
     "rolling": Rolling(),
+    "upgrade": Upgrade(),
 }
 
 

@@ -41,7 +41,9 @@ def moved(
     **changes,
 ) -> Decision:
     """A decision that changes the step (and so opens a fresh window with fresh counts)."""
-    changed = traffic != rollout.traffic or changes.get("options", rollout.options) != rollout.options
+    changed = traffic != rollout.traffic or any(
+        changes.get(key, getattr(rollout, key)) != getattr(rollout, key) for key in ("options", "cluster")
+    )
     update = {
         "phase": phase,
         "step": step,

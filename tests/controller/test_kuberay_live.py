@@ -1,0 +1,157 @@
+"""Rollouts on the kuberay target, end to end: `raynomaly deploy --target kuberay` -> a controller
+running in "cluster" mode (no local runtime; kubeconfig + Ray metrics URL) -> guarded patches of a
+RayService in the fake Kubernetes API server -> the fake KubeRay operator applying each
+serveConfigV2 to the real local Ray Serve -> judged from Ray's real metrics, under steady load.
+
+The API server and the operator are test doubles (tests/kube/); Ray Serve and the controller are real.
+"""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from controller.kuberay import manifests
+from controller.kuberay.api import KubeApi
+from controller.kuberay.status import ANNOTATION, desired_of
+from controller.service import ensure_admin_token
+from controller.settings import ControllerSettings
+from runtime.cluster import ensure_token
+from runtime.serveconfig import render
+from runtime.serving import read_record
+from tests.controller.live import Control, Load, moves, story
+from tests.kube.apiserver import FakeKubeApiServer
+from tests.kube.operator import FakeKubeRayOperator
+from tests.kube.schema import load_crds, requires_crds
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, requires_crds]
+NAMESPACE, NAME = "serving", "raynomaly"
+PORT = 38601
+UPGRADE_S = 10.0
+
+
+class KubeRay:
+    """The fake cluster, its operator, the RayService, and a controller that knows only Kubernetes."""
+
+    def __init__(self, served, root: Path):
+        self.served, self.root = served, root
+        self.server = FakeKubeApiServer(load_crds(), namespaces=(NAMESPACE,)).start()
+        self.kubeconfig = self.server.write_kubeconfig(root / "kubeconfig")
+        self.api = KubeApi.connect(str(self.kubeconfig))
+        token = ensure_token(served.settings.token_path)
+        venv = str(Path(sys.executable).parent)
+        self.operator = FakeKubeRayOperator(
+            self.server.api_client(),
+            NAMESPACE,
+            served.api_url,
+            token,
+            env={"PATH": venv},
+            upgrade_s=UPGRADE_S,
+        ).start()
+        self.environ = {**served.environ, "RAYNOMALY_HOME": str(root / "state"),
+                        "RAYNOMALY_CONTROLLER_PORT": str(PORT)}  # fmt: skip
+        self.controller: subprocess.Popen | None = None
+
+    def create_rayservice(self, desired) -> None:
+        """The base's RayService, in our namespace, serving what the local runtime serves now."""
+        obj = next(o for o in manifests.render(namespace=NAMESPACE) if o["kind"] == "RayService")
+        obj["metadata"]["annotations"][ANNOTATION] = desired.model_dump_json()
+        obj["spec"]["serveConfigV2"] = yaml.safe_dump(render(desired), sort_keys=False)
+        self.api.create(obj)
+        self.wait(
+            lambda o: (o.get("status") or {}).get("serviceStatus") == "Running", "the RayService to run"
+        )
+
+    def rayservice(self) -> dict:
+        return self.api.get("RayService", NAMESPACE, NAME)
+
+    def wait(self, until, what: str, timeout_s: float = 120.0) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            obj = self.rayservice()
+            if until(obj):
+                return obj
+            time.sleep(0.3)
+        raise AssertionError(
+            f"timed out waiting for {what}: {obj.get('status')}; operator: {self.operator.errors}"
+        )
+
+    def start_controller(self) -> None:
+        ensure_admin_token(ControllerSettings.resolve(self.environ))
+        urls = ["--metrics-url", self.served.metrics_url, "--gateway-url", self.served.http]
+        command = [str(Path(sys.executable).with_name("raynomaly")), "controller", "run",
+                   "--kubeconfig", str(self.kubeconfig), *urls]  # fmt: skip
+        log = open(self.root / "controller.log", "ab")  # noqa: SIM115 - the process keeps it
+        self.controller = subprocess.Popen(command, env=self.environ, stdout=log, stderr=log)
+        for _ in range(200):
+            try:
+                if httpx.get(f"http://127.0.0.1:{PORT}/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise AssertionError((self.root / "controller.log").read_text()[-3000:])
+
+    def cli(self, *args: str):
+        return self.served.cli(*args, environ=self.environ)
+
+    def close(self) -> None:
+        if self.controller is not None:
+            self.controller.terminate()
+            self.controller.wait(timeout=30)
+        self.operator.stop()
+        self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def kuberay(served, tmp_path_factory):
+    served.cli("traffic", "set", "sensor", "1=100")
+    local = read_record(served.settings).desired
+    world = KubeRay(served, tmp_path_factory.mktemp("kuberay"))
+    try:
+        world.create_rayservice(local)
+        world.start_controller()
+        yield world
+    finally:
+        world.close()
+        served.apply(local)  # the local runtime serves its own record again
+
+
+def test_a_canary_on_a_rayservice_waits_out_a_cluster_upgrade_and_succeeds(served, kuberay):
+    control = Control(served, kuberay.environ)
+    target = ["--target", "kuberay", "--namespace", NAMESPACE, "--rayservice", NAME]
+    window = ["--interval", "8s", "--min-requests", "25", "--min-rows", "200", "--max-p99-ratio", "3"]
+    with Load(served.http) as load:
+        result = kuberay.cli("deploy", "sensor", "2", "--steps", "50,100", *window, *target, "--json")
+        rollout_id = json.loads(result.stdout)["id"]
+        control.wait(rollout_id, lambda r: r["step"] == 0 and r["window_started"] is not None)
+        upgraded = kuberay.rayservice()  # an image change, as `raynomaly kuberay apply --image` makes
+        head = upgraded["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+        head["image"] = "raynomaly:next"
+        kuberay.api.replace(upgraded)
+        answer = control.finished(rollout_id, timeout_s=300)
+        time.sleep(2)
+    record = answer["rollout"]
+    assert record["phase"] == "Succeeded", story(answer)
+    assert moves(answer) == ["advance", "promote", "succeed"], story(answer)
+    waits = [
+        e["detail"]["waiting"] for e in answer["events"] if e["kind"] == "waiting" and e["name"] == "waiting"
+    ]
+    assert any("UpgradeInProgress" in w for w in waits), answer["events"]
+    assert load.failed == 0 and load.versions[1] > 0 and load.versions[2] > 0, load.statuses
+    live = kuberay.rayservice()
+    assert desired_of(live).traffic.models["sensor"].weights == {2: 100}
+    for _ in range(60):  # what the real Serve runs: v2, and v1 deleted (Serve takes a moment)
+        applications = served.api.status()["applications"]
+        if "sensor--v1" not in applications:
+            break
+        time.sleep(0.5)
+    assert applications["sensor--v2"]["status"] == "RUNNING" and "sensor--v1" not in applications
+    patches = [r for r in kuberay.server.requests if r[0] == "PATCH" and "/rayservices/" in r[1]]
+    assert patches and all(r[2].startswith("application/json-patch+json") for r in patches)
+    status = json.loads(kuberay.cli("rollout", "status", rollout_id, "--json").stdout)
+    assert status["spec"]["target"] == {"kind": "kuberay", "namespace": NAMESPACE, "rayservice": NAME}

@@ -1,0 +1,1 @@
+"""Test doubles of Kubernetes and KubeRay (named as doubles: not the real thing)."""
