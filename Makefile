@@ -53,7 +53,7 @@ stop: setup
 	$(BIN)/raynomaly down
 
 test: system setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_scoring.py

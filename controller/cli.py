@@ -2,7 +2,7 @@
 
 import typer
 
-from controller import kuberay_cli, rollout_cli
+from controller import batch_cli, kuberay_cli, rollout_cli
 from controller.companion import ControllerCompanion
 from models.cli import app as models_app
 from runtime.cli import register as register_runtime
@@ -13,6 +13,7 @@ app = typer.Typer(
     help="raynomaly: serve anomaly-detection models on Ray Serve and roll out new versions safely.",
 )
 app.add_typer(models_app, name="models")
+app.add_typer(batch_cli.app, name="batch")
 register_runtime(app, companions=[ControllerCompanion()])
 rollout_cli.register(app)
 kuberay_cli.register(app)

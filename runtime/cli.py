@@ -94,11 +94,14 @@ def up(
     ingress: Annotated[
         str | None, typer.Option(help="haproxy (fastest, default) or proxy (Serve's).")
     ] = None,
+    num_cpus: Annotated[
+        int | None, typer.Option(help="Logical CPUs Ray schedules replicas and jobs on (default 4).")
+    ] = None,
     foreground: Annotated[bool, typer.Option(help="Stay attached; Ctrl-C stops everything.")] = False,
 ):
     """Start Ray and Serve locally and serve the newest version of every model."""
     settings = _settings(store, http=http_port, grpc=grpc_port, dashboard=dashboard_port, gcs=ray_port,
-                         metrics=metrics_port, ingress=ingress)  # fmt: skip
+                         metrics=metrics_port, ingress=ingress, num_cpus=num_cpus)  # fmt: skip
     model_store = ModelStore(settings.store)
     desired = initial_state(model_store, settings)
     if not desired.versions:

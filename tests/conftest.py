@@ -100,9 +100,10 @@ class Served:
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory):
-    """One local runtime for the whole test session: models fraud (v1 iforest, v2 hbos, v3 ecod),
-    churn (v1 pca) and sensor (v1 and v2 isolation forests with different seeds, v3 one trained on
-    shifted data), the newest version of each at 100%, and the controller; stopped at the end."""
+    """One local runtime for the whole test session (6 logical CPUs): models fraud (v1 iforest, v2
+    hbos, v3 ecod), churn (v1 pca) and sensor (v1 and v2 isolation forests with different seeds, v3
+    one trained on shifted data), the newest version of each at 100%, and the controller; stopped
+    at the end."""
     import os
 
     from models.data import read_table
@@ -128,7 +129,7 @@ def served(tmp_path_factory):
     runtime = Served(root, environ)
     flags = [str(part) for flag, port in SERVING_PORTS.items() for part in (flag, port)]
     try:
-        runtime.cli("up", *flags)
+        runtime.cli("up", *flags, "--num-cpus", "6")  # room for a batch RayJob next to the replicas
         yield runtime
     finally:
         runtime.cli("down", "--ray-port", str(SERVING_PORTS["--ray-port"]), check=False)

@@ -7,6 +7,7 @@ The API server and the operator are test doubles (tests/kube/); Ray Serve and th
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -44,7 +45,7 @@ class KubeRay:
         self.kubeconfig = self.server.write_kubeconfig(root / "kubeconfig")
         self.api = KubeApi.connect(str(self.kubeconfig))
         token = ensure_token(served.settings.token_path)
-        venv = str(Path(sys.executable).parent)
+        venv = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the image's PATH
         self.operator = FakeKubeRayOperator(
             self.server.api_client(),
             NAMESPACE,
@@ -155,3 +156,57 @@ def test_a_canary_on_a_rayservice_waits_out_a_cluster_upgrade_and_succeeds(serve
     assert patches and all(r[2].startswith("application/json-patch+json") for r in patches)
     status = json.loads(kuberay.cli("rollout", "status", rollout_id, "--json").stdout)
     assert status["spec"]["target"] == {"kind": "kuberay", "namespace": NAMESPACE, "rayservice": NAME}
+
+
+def test_an_image_upgrade_is_left_to_kuberay_then_judged_on_the_new_cluster(served, kuberay):
+    control = Control(served, kuberay.environ)
+    serving = next(
+        v for v, w in desired_of(kuberay.rayservice()).traffic.models["sensor"].weights.items() if w == 100
+    )
+    target = ["--target", "kuberay", "--namespace", NAMESPACE, "--rayservice", NAME]
+    window = ["--interval", "8s", "--min-requests", "25", "--min-rows", "200"]
+    with Load(served.http) as load:
+        result = kuberay.cli("deploy", "sensor", str(serving), "--strategy", "upgrade", "--image",
+                             "raynomaly:1.1", *window, *target, "--json")  # fmt: skip
+        answer = control.finished(json.loads(result.stdout)["id"], timeout_s=240)
+    assert answer["rollout"]["phase"] == "Succeeded", story(answer)
+    waits = [
+        e["detail"]["waiting"] for e in answer["events"] if e["name"] == "waiting" and e["detail"]["waiting"]
+    ]
+    assert waits and "UpgradeInProgress" in waits[0]  # no window opened while KubeRay upgraded
+    head = kuberay.rayservice()["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"][
+        "containers"
+    ][0]
+    assert head["image"] == "raynomaly:1.1"
+    assert answer["rollout"]["previous_cluster"]["image"] != "raynomaly:1.1"
+    assert load.failed == 0, load.statuses
+
+
+def test_a_batch_rayjob_scores_every_row_like_models_score(served, kuberay):
+    import numpy as np
+    import pyarrow as pa
+    from pyarrow import parquet
+
+    from models.demo import FEATURES, readings
+
+    rows = readings(3000, 0.05, seed=7)
+    table = pa.table({"key": np.arange(len(rows)), **{name: rows[:, i] for i, name in enumerate(FEATURES)}})
+    parquet.write_table(table, kuberay.root / "readings.parquet")
+    output = kuberay.root / "scored"
+    store = served.environ["RAYNOMALY_STORE"]
+    common = ["--input", str(kuberay.root / "readings.parquet"), "--store", store]
+    cluster = ["--target", "kuberay", "--namespace", NAMESPACE, "--kubeconfig", str(kuberay.kubeconfig)]
+    result = kuberay.cli("batch", "score", "fraud:1", *common, "--output", str(output), *cluster, "--json")
+    summary = json.loads(result.stdout)
+    jobs = [o for o in kuberay.server.requests if o[0] == "POST" and o[1].endswith("/rayjobs")]
+    assert len(jobs) == 1 and summary["state"].startswith("Complete (Ray job SUCCEEDED)"), summary
+    rayjob = kuberay.api.get("RayJob", NAMESPACE, summary["rayjob"])
+    assert rayjob["status"]["jobDeploymentStatus"] == "Complete"
+    assert "raynomaly batch score fraud:1" in rayjob["spec"]["entrypoint"]
+    scored = parquet.read_table(output).sort_by("key")
+    assert scored.num_rows == len(rows) and scored["key"].to_pylist() == list(range(len(rows)))
+    reference, data = kuberay.root / "reference.parquet", common[1]
+    kuberay.cli("models", "score", "fraud:1", "--data", data, "--store", store, "--output", str(reference))
+    expected = parquet.read_table(reference).sort_by("key")
+    assert np.allclose(scored["score"].to_numpy(), expected["score"].to_numpy())
+    assert scored["label"].to_pylist() == expected["label"].to_pylist()

@@ -147,6 +147,7 @@ class FakeKubeRayOperator:
 
     def _upgrading(self, rayservice: dict, active: str, cluster: str) -> dict:
         status = dict(rayservice.get("status") or {})
+        status["observedGeneration"] = rayservice["metadata"]["generation"]  # KubeRay observes it at once
         status["pendingServiceStatus"] = {"rayClusterName": f"{rayservice['metadata']['name']}-{cluster[:5]}"}
         status["conditions"] = [
             _condition("Ready", True, "NonZeroServeEndpoints"),
