@@ -130,8 +130,11 @@ def create_app(services: Services) -> FastAPI:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/v1/models", dependencies=[Depends(viewer)])
-    def models() -> list[dict]:
-        return [_model(services, name) for name in services.models.models()]
+    def models(
+        target: str = "local", namespace: str | None = None, rayservice: str | None = None
+    ) -> list[dict]:
+        where = services.targets(TargetRef(kind=target, namespace=namespace, rayservice=rayservice))
+        return [_model(services, name, where) for name in services.models.models()]
 
     @app.get("/api/v1/models/{model}/versions", dependencies=[Depends(viewer)])
     def versions(model: str) -> list[dict]:
@@ -189,8 +192,9 @@ def _get(store: RolloutStore, rollout_id: str):
     return record
 
 
-def _model(services: Services, name: str) -> dict:
-    traffic = services.targets(TargetRef()).served(name).traffic
+def _model(services: Services, name: str, target: Target) -> dict:
+    """A model's versions in the store and its traffic on `target`."""
+    traffic = target.served(name).traffic
     return {
         "model": name,
         "versions": services.models.versions(name),

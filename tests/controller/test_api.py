@@ -143,6 +143,8 @@ def test_models_versions_and_metrics(api):
             "traffic": {"weights": {"1": 100}, "shadows": {}, "sticky_header": None, "stable": None},
         }
     ]
+    answer = client.get("/api/v1/models", params={"target": "kuberay"}, headers=bearer("viewer"))
+    assert answer.status_code == 422 and "--namespace" in answer.json()["detail"]
     versions = client.get("/api/v1/models/fraud/versions", headers=bearer("viewer")).json()
     assert [(v["version"], v["detector"]) for v in versions] == [(1, "iforest"), (2, "hbos")]
     assert client.get("/api/v1/models/nope/versions", headers=bearer("viewer")).status_code == 404
