@@ -15,7 +15,7 @@ from typing import Annotated, Protocol
 import typer
 from rich.console import Console
 
-from controller.kuberay.api import KubeError
+from controller.kuberay.errors import KubeError
 from models.cli import StoreOption, reports_errors
 from models.errors import InvalidSpec
 from models.settings import ModelSettings

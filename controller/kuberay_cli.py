@@ -2,14 +2,17 @@
 applied through the Kubernetes API (create, or replace at the live resourceVersion), object by object.
 """
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from controller.kuberay import manifests
-from controller.kuberay.api import Conflict, Invalid, KubeApi, KubeError, NotFound
+from controller.kuberay.errors import Conflict, Invalid, KubeError, NotFound
 from models.cli import reports_errors as models_reports_errors
+
+if TYPE_CHECKING:
+    from controller.kuberay.api import KubeApi
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -47,7 +50,7 @@ NOT_SERVED = "the server could not find the requested resource"
 FAILURES = {NotFound: "missing", Conflict: "conflict", Invalid: "invalid"}
 
 
-def _apply(api: KubeApi, obj: dict, dry_run: bool) -> str:
+def _apply(api: "KubeApi", obj: dict, dry_run: bool) -> str:
     """Create `obj` or replace the live one; what happened, in a word or two. NotFound when the
     cluster does not serve its kind or lacks its namespace."""
     kind, namespace, name = obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"]
@@ -98,6 +101,8 @@ def apply(
     The rest is still applied, and the exit code is then 1.
     """
     objects = manifests.render(image, namespace, gpu_image)
+    from controller.kuberay.api import KubeApi  # the client loads only for apply
+
     api = KubeApi.connect(kubeconfig, context)
     failed = 0
     for obj in objects:

@@ -1,7 +1,8 @@
 """The one seam to the Kubernetes API, through the official `kubernetes` client.
 
 Objects go in and come out as plain dicts; every client error is translated here, once, into a
-`KubeError` that says what happened and what to do. Kinds are looked up in one explicit table.
+`KubeError` (controller/kuberay/errors.py) that says what happened and what to do. Kinds are
+looked up in one explicit table.
 """
 
 import json
@@ -12,23 +13,9 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from controller.kuberay.errors import Conflict, Invalid, KubeError, NotFound
+
 JSON_PATCH = "application/json-patch+json"
-
-
-class KubeError(Exception):
-    """The Kubernetes API refused a request or could not be reached; the message says why."""
-
-
-class NotFound(KubeError):
-    """The object (or its kind: a CRD not installed) does not exist."""
-
-
-class Conflict(KubeError):
-    """The object changed since it was read (resourceVersion), or already exists: read it again."""
-
-
-class Invalid(KubeError):
-    """The API server rejected the object; the message lists its causes."""
 
 
 @dataclass(frozen=True)
@@ -116,60 +103,38 @@ class KubeApi:
             return json.loads(response.data or b"{}")
         return response
 
-    def _core_call(self, verb: str, kind: str, *args, **kwargs) -> dict:
-        method = getattr(self._core, f"{verb}_namespaced_{_CORE_METHODS[kind]}")
-        return self._call(f"{verb} {kind}", method, *args, _preload_content=False, **kwargs)
+    def _verb(self, verb: str, kind: str, namespace: str, name: str | None, body=None, **kwargs) -> dict:
+        """One call for any kind: the typed core API for the core group, CustomObjectsApi (which
+        serves every other group, apps and rbac included) for the rest."""
+        r, what = resource(kind), f"{verb} {kind} {namespace}/{name or body['metadata']['name']}"
+        named = () if name is None else (name,)
+        payload = () if body is None else (body,)
+        if not r.group:
+            core = {"get": "read"}.get(verb, verb)
+            method = getattr(self._core, f"{core}_namespaced_{_CORE_METHODS[kind]}")
+            return self._call(what, method, *named, namespace, *payload, _preload_content=False, **kwargs)
+        method = getattr(self._custom, f"{verb}_namespaced_custom_object")
+        return self._call(what, method, r.group, r.version, namespace, r.plural, *named, *payload, **kwargs)
 
     def get(self, kind: str, namespace: str, name: str) -> dict:
         """The object; NotFound if it does not exist."""
-        r = resource(kind)
-        if not r.group:
-            return self._core_call("read", kind, name, namespace)
-        return self._call(
-            f"get {kind} {namespace}/{name}",
-            self._custom.get_namespaced_custom_object, r.group, r.version, namespace, r.plural, name,
-        )  # fmt: skip
+        return self._verb("get", kind, namespace, name)
 
     def create(self, obj: dict) -> dict:
         """Create `obj` (Conflict if it exists)."""
-        kind, namespace, name = obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"]
-        r = resource(kind)
-        if not r.group:
-            return self._core_call("create", kind, namespace, obj)
-        return self._call(
-            f"create {kind} {namespace}/{name}",
-            self._custom.create_namespaced_custom_object, r.group, r.version, namespace, r.plural, obj,
-        )  # fmt: skip
+        return self._verb("create", obj["kind"], obj["metadata"]["namespace"], None, obj)
 
     def replace(self, obj: dict) -> dict:
         """Replace `obj`; Conflict if its `metadata.resourceVersion` is stale."""
-        kind, namespace, name = obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"]
-        r = resource(kind)
-        if not r.group:
-            return self._core_call("replace", kind, name, namespace, obj)
-        return self._call(
-            f"replace {kind} {namespace}/{name}",
-            self._custom.replace_namespaced_custom_object, r.group, r.version, namespace, r.plural, name, obj,
-        )  # fmt: skip
+        metadata = obj["metadata"]
+        return self._verb("replace", obj["kind"], metadata["namespace"], metadata["name"], obj)
 
     def patch(self, kind: str, namespace: str, name: str, operations: list[dict]) -> dict:
         """Apply a JSON patch (RFC 6902) to a custom object; Conflict if it sets a stale resourceVersion."""
-        r = resource(kind)
-        if not r.group:
+        if not resource(kind).group:
             raise KubeError(f"JSON patches of {kind} are not used by raynomaly")
-        return self._call(
-            f"patch {kind} {namespace}/{name}",
-            self._custom.patch_namespaced_custom_object, r.group, r.version, namespace, r.plural, name,
-            operations, _content_type=JSON_PATCH,
-        )  # fmt: skip
+        return self._verb("patch", kind, namespace, name, operations, _content_type=JSON_PATCH)
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         """Delete the object; NotFound if it does not exist."""
-        r = resource(kind)
-        if not r.group:
-            self._core_call("delete", kind, name, namespace)
-            return
-        self._call(
-            f"delete {kind} {namespace}/{name}",
-            self._custom.delete_namespaced_custom_object, r.group, r.version, namespace, r.plural, name,
-        )  # fmt: skip
+        self._verb("delete", kind, namespace, name)

@@ -8,6 +8,8 @@ built from its own image keeps it).
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from controller.kuberay.errors import RESOURCE_VERSION, pointer
+
 
 class IncrementalUpgrade(BaseModel):
     """KubeRay's `NewClusterWithIncrementalUpgrade` options (`clusterUpgradeOptions`)."""
@@ -69,17 +71,16 @@ class ClusterChange(BaseModel):
         }
 
 
-def _groups(rayservice: dict) -> list[tuple[str, dict]]:
-    """(JSON pointer, pod spec) of the head group and every worker group."""
+def _groups(rayservice: dict) -> list[tuple[tuple, dict]]:
+    """(path of the pod spec, pod spec) of the head group and every worker group."""
     config = rayservice["spec"]["rayClusterConfig"]
-    groups = [
-        ("/spec/rayClusterConfig/headGroupSpec/template/spec", config["headGroupSpec"]["template"]["spec"])
+    groups = [(("headGroupSpec",), config["headGroupSpec"])]
+    groups += [
+        (("workerGroupSpecs", i), group) for i, group in enumerate(config.get("workerGroupSpecs") or [])
     ]
-    for index, group in enumerate(config.get("workerGroupSpecs") or []):
-        groups.append(
-            (f"/spec/rayClusterConfig/workerGroupSpecs/{index}/template/spec", group["template"]["spec"])
-        )
-    return groups
+    return [
+        (("spec", "rayClusterConfig", *path, "template", "spec"), g["template"]["spec"]) for path, g in groups
+    ]
 
 
 def cluster_of(rayservice: dict) -> ClusterChange:
@@ -102,18 +103,14 @@ def upgrade_operations(rayservice: dict, change: ClusterChange) -> list[dict]:
     """The JSON patch that asks KubeRay for `change`, valid only against the resourceVersion it
     was computed from (pure): every container running the head's image gets the new one."""
     current = cluster_of(rayservice).image
+    version = rayservice["metadata"]["resourceVersion"]
     operations = [
-        {
-            "op": "replace",
-            "path": "/metadata/resourceVersion",
-            "value": rayservice["metadata"]["resourceVersion"],
-        },
-        {"op": "add", "path": "/spec/upgradeStrategy", "value": change.upgrade_strategy()},
+        {"op": "replace", "path": RESOURCE_VERSION, "value": version},
+        {"op": "add", "path": pointer("spec", "upgradeStrategy"), "value": change.upgrade_strategy()},
     ]
-    for pointer, pod in _groups(rayservice):
+    for path, pod in _groups(rayservice):
         for index, container in enumerate(pod.get("containers") or []):
             if container.get("image") == current:
-                operations.append(
-                    {"op": "replace", "path": f"{pointer}/containers/{index}/image", "value": change.image}
-                )
+                image = pointer(*path, "containers", index, "image")
+                operations.append({"op": "replace", "path": image, "value": change.image})
     return operations

@@ -8,7 +8,8 @@ SUCCEEDED, FAILED, STOPPED). A job succeeded only when both say so.
 import time
 from collections.abc import Callable
 
-from controller.kuberay.api import KubeApi, KubeError
+from controller.kuberay.api import KubeApi
+from controller.kuberay.errors import KubeError
 
 FAILED = frozenset({"Failed", "ValidationFailed"})
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import yaml
 
-from controller.kuberay.api import KINDS
 from controller.kuberay.status import ANNOTATION
 from models.store import parse_ref
 
@@ -149,8 +148,10 @@ def build(
     objects = copy.deepcopy(documents)
     objects += [_generate(g, files) for g in kustomization.get("configMapGenerator", [])]
     for obj in objects:
-        if obj.get("kind") not in KINDS:
-            raise ManifestError(f"the base holds a {obj.get('kind')}; raynomaly manages {', '.join(KINDS)}")
+        if obj.get("kind") not in APPLY_ORDER:
+            raise ManifestError(
+                f"the base holds a {obj.get('kind')}; raynomaly manages {', '.join(APPLY_ORDER)}"
+            )
         if namespace:
             obj["metadata"]["namespace"] = namespace
             for subject in obj.get("subjects", []):

@@ -9,11 +9,12 @@ never disagree, and a concurrent writer makes the patch fail with 409 instead of
 import yaml
 from pydantic import ValidationError
 
+from controller.kuberay.errors import pointer
 from runtime.desired import DesiredState
 from runtime.serveconfig import GATEWAY_APP, render, validate
 
 ANNOTATION = "raynomaly.io/desired-state"
-_ANNOTATION_PATH = "/metadata/annotations/" + ANNOTATION.replace("~", "~0").replace("/", "~1")
+_ANNOTATION_PATH = pointer("metadata", "annotations", ANNOTATION)
 UPGRADE_CONDITIONS = ("UpgradeInProgress", "RollbackInProgress")
 
 

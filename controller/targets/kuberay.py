@@ -7,15 +7,19 @@ staged like the local target (`serving.stages`), and waits while KubeRay upgrade
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from controller.kuberay import status
-from controller.kuberay.api import Conflict, KubeApi, KubeError
 from controller.kuberay.cluster import ClusterChange, cluster_of, upgrade_operations
+from controller.kuberay.errors import Conflict, KubeError
 from controller.settings import ControllerSettings
 from controller.targets.spec import DeployFailed, Served, TargetError, TargetRef, Waiting
 from runtime import serving
 from runtime.desired import DesiredState, ScorerOptions
 from runtime.traffic import ModelTraffic
+
+if TYPE_CHECKING:
+    from controller.kuberay.api import KubeApi
 
 KIND = "RayService"
 SETTLE_TIMEOUT_S = 300.0
@@ -27,7 +31,7 @@ class KubeRayTarget:
 
     def __init__(
         self,
-        api: KubeApi,
+        api: "KubeApi",
         namespace: str,
         rayservice: str,
         sleep: Callable[[float], None] = time.sleep,
@@ -133,6 +137,8 @@ class KubeRayTarget:
 
 def build(ref: TargetRef, settings: ControllerSettings) -> KubeRayTarget:
     """The target of `ref`, with credentials from the controller's settings (in-cluster or kubeconfig)."""
+    from controller.kuberay.api import KubeApi  # the client loads only where KubeRay is used
+
     try:
         api = KubeApi.connect(settings.kubeconfig, settings.kube_context)
     except KubeError as e:

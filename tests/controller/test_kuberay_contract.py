@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from controller.kuberay import manifests
-from controller.kuberay.api import Conflict, KubeApi
+from controller.kuberay.api import KubeApi
+from controller.kuberay.errors import Conflict
 from controller.kuberay.status import ANNOTATION, desired_of, operations
 from runtime.desired import DeployedVersion
 from runtime.traffic import ModelTraffic, TrafficTable
