@@ -42,6 +42,9 @@ def deploy(
     interval: Annotated[str | None, typer.Option(help="Analysis window, e.g. 30s or 2m.")] = None,
     max_p99_ratio: Annotated[float | None, typer.Option(help="Candidate/stable p99 limit.")] = None,
     max_p99_ms: Annotated[float | None, typer.Option(help="Absolute p99 ceiling (ms).")] = None,
+    latency_tolerance_ms: Annotated[
+        float | None, typer.Option(help="A latency ratio fails only when also this much slower (ms).")
+    ] = None,
     max_error_rate: Annotated[float | None, typer.Option(help="Server-error share limit.")] = None,
     max_psi: Annotated[float | None, typer.Option(help="Score drift (PSI) limit.")] = None,
     min_requests: Annotated[int | None, typer.Option(help="Requests per window to judge latency.")] = None,
@@ -63,6 +66,7 @@ def deploy(
     thresholds = {
         "max_p99_ratio": max_p99_ratio, "max_p99_ms": max_p99_ms, "max_error_rate": max_error_rate,
         "max_psi": max_psi, "min_requests": min_requests, "min_rows": min_rows,
+        "latency_tolerance_ms": latency_tolerance_ms,
     }  # fmt: skip
     body = {
         "version": version,

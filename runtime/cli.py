@@ -19,6 +19,7 @@ from models.errors import ModelError
 from models.store import ModelStore, check_name
 from runtime import cluster
 from runtime.cluster import ClusterError
+from runtime.desired import DesiredState
 from runtime.serve_api import ServeApi, ServeApiError
 from runtime.serving import (
     DeployFailed,
@@ -97,11 +98,15 @@ def up(
     num_cpus: Annotated[
         int | None, typer.Option(help="Logical CPUs Ray schedules replicas and jobs on (default 4).")
     ] = None,
+    replicas: Annotated[
+        str, typer.Option(help="Gateway replicas: N, or MIN..MAX to autoscale on requests in flight.")
+    ] = "1",
     foreground: Annotated[bool, typer.Option(help="Stay attached; Ctrl-C stops everything.")] = False,
 ):
     """Start Ray and Serve locally and serve the newest version of every model."""
     settings = _settings(store, http=http_port, grpc=grpc_port, dashboard=dashboard_port, gcs=ray_port,
-                         metrics=metrics_port, ingress=ingress, num_cpus=num_cpus)  # fmt: skip
+                         metrics=metrics_port, ingress=ingress, num_cpus=num_cpus,
+                         replicas=RuntimeSettings.parse_replicas(replicas))  # fmt: skip
     model_store = ModelStore(settings.store)
     desired = initial_state(model_store, settings)
     if not desired.versions:
@@ -113,7 +118,9 @@ def up(
                                ingress=settings.ingress, desired=desired)  # fmt: skip
         write_record(settings, record)
         status.update("deploying")
-        apply(_api(settings, record), desired)
+        desired = apply(_api(settings, record), desired)
+        record = record.model_copy(update={"desired": desired})
+        write_record(settings, record)
         wait_ready(
             _api(settings, record), settings.http_url, desired, READY_TIMEOUT_S, progress=status.update
         )
@@ -206,14 +213,16 @@ def traffic_set(
     for version in traffic.versions:
         model_store.manifest(model, version)  # refuses unknown or tampered versions before deploying
     with err.status("applying") as progress:
+        api = _api(settings, record)
+
+        def settle(desired: DesiredState) -> None:
+            wait_ready(api, record.http_url, desired, READY_TIMEOUT_S, progress=progress.update)
+
         for table in stages(record.desired.traffic.models.get(model), traffic):
-            desired = with_traffic(record.desired, model, table)
-            apply(_api(settings, record), desired)
+            desired = apply(api, with_traffic(record.desired, model, table), record.desired, settle)
             record = record.model_copy(update={"desired": desired})
             write_record(settings, record)
-            wait_ready(
-                _api(settings, record), record.http_url, desired, READY_TIMEOUT_S, progress=progress.update
-            )
+            settle(desired)
     out.print(f"{model}: " + ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.weights.items())))
 
 

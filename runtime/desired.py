@@ -1,23 +1,41 @@
-"""The desired state of serving: which versions run with which options, and the traffic table.
+"""The desired state of serving: which versions run where, with which options, and the traffic table.
 
 One typed object, parsed at the edge (CLI, control API); `serveconfig.render` turns it into the
-Serve config. Defaults follow what was measured on small machines: fractional CPUs so several
-replicas fit, `max_ongoing_requests` well above batch size times callers (at Serve's default of
-5 throughput collapses under 64 clients), and a bounded queue that sheds load with 503.
+Serve config. A version is placed *inline* (the gateway's replicas load it and score in the
+request's own coroutine: one hop) or *dedicated* (its own Serve application, reached through a
+deployment handle: for GPUs, heavy models and isolation). Defaults follow what was measured on
+small machines: fractional CPUs so several replicas fit, `max_ongoing_requests` well above batch
+size times callers (at Serve's default of 5 throughput collapses under 64 clients), a bounded
+queue that sheds load with 503, and no dynamic batching on the CPU (a compiled row costs ~1 us;
+waiting for batch-mates only adds latency).
 """
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.traffic import TrafficTable
 
+INLINE, DEDICATED = "inline", "dedicated"
+DEDICATED_ONLY = ("num_replicas", "autoscaling", "max_ongoing_requests", "max_queued_requests", "num_cpus")
+"""Options of a version's own Serve deployment: they mean nothing for an inline version."""
+
 
 class Batching(BaseModel):
-    """Dynamic batching of single-row requests; changes apply in place through `reconfigure()`."""
+    """Dynamic batching of small requests; changes apply in place through `reconfigure()`.
+    `max_batch_size` 1 turns it off."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_batch_size: int = Field(default=64, ge=1, le=4096)
     batch_wait_timeout_s: float = Field(default=0.005, ge=0.0, le=1.0)
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_batch_size > 1
+
+
+NO_BATCHING = Batching(max_batch_size=1, batch_wait_timeout_s=0.0)
 
 
 class Autoscaling(BaseModel):
@@ -30,19 +48,32 @@ class Autoscaling(BaseModel):
     target_ongoing_requests: float = Field(default=64.0, gt=0)
     upscale_delay_s: float = Field(default=2.0, ge=0)
     downscale_delay_s: float = Field(default=10.0, ge=0)
+    metrics_interval_s: float = Field(default=2.0, gt=0)
+    """How often replicas report their load."""
+    look_back_period_s: float = Field(default=10.0, gt=0)
+    """The window over which load is averaged before deciding."""
 
     @model_validator(mode="after")
     def _bounds(self) -> "Autoscaling":
         if self.min_replicas > self.max_replicas:
             raise ValueError(f"min_replicas {self.min_replicas} > max_replicas {self.max_replicas}")
+        if self.look_back_period_s <= self.metrics_interval_s:
+            raise ValueError(
+                f"look_back_period_s {self.look_back_period_s:g} must exceed metrics_interval_s "
+                f"{self.metrics_interval_s:g}: the window must hold more than one report"
+            )
         return self
 
 
 class ScorerOptions(BaseModel):
-    """Deployment options of one version's Scorer."""
+    """How one version is served: where (placement), batching, and its own deployment's options
+    when dedicated."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    placement: Literal["inline", "dedicated"] | None = None
+    """None: dedicated when it asks for GPUs (or, decided at the edge from its manifest, when it is
+    heavy), else inline."""
     num_replicas: int = Field(default=1, ge=1)
     autoscaling: Autoscaling | None = None
     """When set, replaces `num_replicas`."""
@@ -51,24 +82,48 @@ class ScorerOptions(BaseModel):
     num_cpus: float = Field(default=0.5, ge=0)
     num_gpus: float = Field(default=0.0, ge=0)
     """Above 0 the replica scores on a GPU, or refuses to start; never on the CPU instead."""
-    batching: Batching = Field(default_factory=Batching)
+    batching: Batching | None = None
+    """None: off on the CPU (measured: it does not pay for compiled scorers), 64 rows / 5 ms on GPUs."""
 
     @model_validator(mode="after")
-    def _concurrency(self) -> "ScorerOptions":
-        if self.max_ongoing_requests < self.batching.max_batch_size:
+    def _consistent(self) -> "ScorerOptions":
+        if self.placement == INLINE and self.num_gpus > 0:
+            raise ValueError('a version with num_gpus > 0 is served dedicated: drop "placement": "inline"')
+        fields = type(self).model_fields
+        given = [name for name in DEDICATED_ONLY if getattr(self, name) != fields[name].default]
+        if given and self.effective_placement != DEDICATED:
+            raise ValueError(
+                f'{", ".join(given)} configure a version\'s own deployment: add "placement": "dedicated" '
+                "(an inline version scales with the gateway: raynomaly up --replicas)"
+            )
+        if self.max_ongoing_requests < self.effective_batching.max_batch_size:
             raise ValueError(
                 f"max_ongoing_requests ({self.max_ongoing_requests}) must be at least max_batch_size "
-                f"({self.batching.max_batch_size}), or batches can never fill"
+                f"({self.effective_batching.max_batch_size}), or batches can never fill"
             )
         return self
 
+    @property
+    def effective_placement(self) -> str:
+        """`placement`, or dedicated for GPU versions and inline otherwise (pure)."""
+        return self.placement or (DEDICATED if self.num_gpus > 0 else INLINE)
+
+    @property
+    def effective_batching(self) -> Batching:
+        """`batching`, or the default of the device: off on CPUs, 64 rows / 5 ms on GPUs (pure)."""
+        if self.batching is not None:
+            return self.batching
+        return Batching() if self.num_gpus > 0 else NO_BATCHING
+
 
 class GatewayOptions(BaseModel):
-    """Deployment options of the gateway (HTTP ingress and gRPC target)."""
+    """Deployment options of the gateway (HTTP ingress, gRPC target, and inline scoring)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     num_replicas: int = Field(default=1, ge=1)
+    autoscaling: Autoscaling | None = None
+    """When set, replaces `num_replicas`: replicas follow ongoing requests."""
     max_ongoing_requests: int = Field(default=512, ge=1)
     max_queued_requests: int = Field(default=4096, ge=-1)
     num_cpus: float = Field(default=0.5, ge=0)
@@ -76,6 +131,8 @@ class GatewayOptions(BaseModel):
     """Shadow copies in flight per gateway replica; beyond it copies are dropped and counted."""
     max_body_bytes: int = Field(default=64 * 2**20, ge=1024)
     max_rows: int = Field(default=100_000, ge=1)
+    max_inline_versions: int = Field(default=8, ge=1)
+    """Versions each gateway replica may hold in memory; more are refused (place some dedicated)."""
 
 
 class DeployedVersion(BaseModel):
@@ -89,8 +146,16 @@ class DeployedVersion(BaseModel):
 
     @property
     def app_name(self) -> str:
-        """`<model>--v<version>`, the Serve application name."""
+        """`<model>--v<version>`, the Serve application name (when dedicated)."""
         return app_name(self.model, self.version)
+
+    @property
+    def inline(self) -> bool:
+        """Whether the gateway's replicas score this version themselves."""
+        return self.options.effective_placement == INLINE
+
+
+GATEWAY_APP = "gateway"
 
 
 def app_name(model: str, version: int) -> str:
@@ -118,6 +183,9 @@ class DesiredState(BaseModel):
     traffic: TrafficTable = Field(default_factory=TrafficTable)
     gateway: GatewayOptions = Field(default_factory=GatewayOptions)
     endpoints: Endpoints = Field(default_factory=Endpoints)
+    draining: list[DeployedVersion] = Field(default_factory=list)
+    """Dedicated applications kept running while the gateway moves their version inline, so that
+    no request reaches an application being deleted; the next state drops them."""
 
     @model_validator(mode="after")
     def _consistent(self) -> "DesiredState":
@@ -128,4 +196,21 @@ class DesiredState(BaseModel):
             missing = [v for v in traffic.versions if (model, v) not in deployed]
             if missing:
                 raise ValueError(f"traffic for {model} names versions that are not deployed: {missing}")
+        inline = [f"{v.model}:{v.version}" for v in self.versions if v.inline]
+        if len(inline) > self.gateway.max_inline_versions:
+            raise ValueError(
+                f"{len(inline)} inline versions ({', '.join(inline)}) are more than each gateway replica "
+                f"holds (max_inline_versions {self.gateway.max_inline_versions}); remove unrouted versions, "
+                'place some with "placement": "dedicated", or raise the bound'
+            )
         return self
+
+    @property
+    def dedicated(self) -> list[DeployedVersion]:
+        """Versions that run as their own Serve application (draining ones included)."""
+        return [v for v in self.versions if not v.inline] + list(self.draining)
+
+    @property
+    def applications(self) -> list[str]:
+        """Every Serve application this state runs: the gateway and the dedicated versions."""
+        return [GATEWAY_APP, *(v.app_name for v in self.dedicated)]

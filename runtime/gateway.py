@@ -1,8 +1,11 @@
-"""The gateway application: HTTP ingress at `/` and gRPC target, routing by the traffic table.
+"""The gateway application: HTTP ingress at `/` and gRPC target, routing by the traffic table and
+scoring inline versions in the request's own coroutine (dedicated ones through handles).
 
 Transport adapters only: parse, call `Inference`, answer; errors map to status codes through
 `runtime.errors`, so a client's mistake is a 4xx with a message that names it.
 """
+
+import logging
 
 import numpy as np
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -11,12 +14,15 @@ from ray import serve
 from ray.serve.exceptions import BackPressureError
 
 from models.errors import InvalidInput
-from runtime.codec import ARROW, JSON, NPY, Rows, model_of, parse_json
-from runtime.desired import app_name
+from runtime.autoscaling import CPU_SHARE, CpuShare
+from runtime.codec import ARROW, JSON, NPY, Answer, Rows, model_of, parse_json
 from runtime.errors import BadRequest, Overloaded, ServingError, status_of
 from runtime.inference import GatewayConfig, Inference
-from runtime.metrics import GatewayMetrics
+from runtime.metrics import GatewayMetrics, ScorerMetrics
+from runtime.placement import Unavailable
 from runtime.rpc import raynomaly_pb2 as pb
+
+logger = logging.getLogger("raynomaly.gateway")
 
 api = FastAPI(title="raynomaly", description="Anomaly scores from the served model versions.")
 PIN_HEADER = "x-model-version"
@@ -29,6 +35,12 @@ def _error(error: Exception) -> JSONResponse:
     )
     headers = {"Retry-After": "1"} if status == 503 else None
     return JSONResponse({"error": detail, "status": status}, status_code=status, headers=headers)
+
+
+def _json(answer: Answer) -> Response:
+    """An answer as JSON (defined before the class: `serve.ingress` freezes the routes, pickled, when
+    the class is decorated)."""
+    return Response(answer.as_json(), media_type=JSON)
 
 
 for _kind in (ServingError, InvalidInput):
@@ -44,11 +56,34 @@ class Gateway:
     """Routes every request of every model to a version by weight, pin or sticky key."""
 
     def __init__(self):
-        self.inference = Inference(serve.get_app_handle, GatewayMetrics())
+        self.metrics = ScorerMetrics()  # inline versions record here, as a dedicated Scorer would
+        self.inference = Inference(self, GatewayMetrics())
+        self.problem: str | None = None
+        self._started = False
+        self._cpu = CpuShare()
 
-    def reconfigure(self, config: dict) -> None:
-        """Apply a new traffic table and limits in place (no replica restart)."""
-        self.inference.configure(GatewayConfig.model_validate(config))
+    def record_autoscaling_stats(self) -> dict[str, float]:
+        """What `runtime.autoscaling.cpu_policy` scales on (Serve calls this periodically)."""
+        return {CPU_SHARE: self._cpu.read()}
+
+    @staticmethod
+    def handle(app: str):
+        """The deployment handle of a dedicated version's application."""
+        return serve.get_app_handle(app)
+
+    async def reconfigure(self, config: dict) -> None:
+        """Make every version of the new table ready, then apply it in place (no replica restart).
+        A version that cannot be made ready keeps the old table serving and is reported by /ready;
+        a new replica that cannot serve its table refuses to start (the others keep serving)."""
+        try:
+            await self.inference.configure(GatewayConfig.model_validate(config))
+            self.problem = None
+        except Unavailable as e:
+            if not self._started:
+                raise
+            self.problem = str(e)
+            logger.error("kept the previous traffic table: %s", e)
+        self._started = True
 
     async def _body(self, request: Request) -> bytes:
         declared = int(request.headers.get("content-length") or 0)
@@ -70,7 +105,7 @@ class Gateway:
         answer = await self.inference.predict(
             model, rows, request.headers.get(PIN_HEADER), self._sticky(model, request.headers)
         )
-        return JSONResponse(answer.as_json())
+        return _json(answer)
 
     @api.post("/api/v1/predict/batch")
     async def predict_batch(self, request: Request) -> Response:
@@ -92,7 +127,7 @@ class Gateway:
         )
         if ARROW in request.headers.get("accept", ""):
             return Response(answer.as_arrow(), media_type=ARROW)
-        return JSONResponse(answer.as_json())
+        return _json(answer)
 
     @api.websocket("/api/v1/predict/streaming")
     async def streaming(self, websocket: WebSocket) -> None:
@@ -115,7 +150,7 @@ class Gateway:
                     rows = (Rows.from_instances(document["instances"]) if "instances" in document
                             else Rows.from_features(document.get("features")))  # fmt: skip
                     answer = await self.inference.predict(model, rows, chosen=chosen)
-                    await websocket.send_json(answer.as_json())
+                    await websocket.send_text(answer.as_json().decode())
                 except (ServingError, InvalidInput) as e:
                     await websocket.send_json({"error": str(e), "status": status_of(e)[0]})
         except WebSocketDisconnect:
@@ -128,14 +163,17 @@ class Gateway:
 
     @api.get("/ready")
     async def ready(self) -> JSONResponse:
-        """200 when every version in the traffic table is loaded and RUNNING, else 503 naming them."""
-        applications = serve.status().applications
+        """200 when the last table was applied (every inline version loaded) and every dedicated
+        version's application is RUNNING; else 503 naming what failed or is awaited."""
+        if self.problem:
+            return JSONResponse({"ready": False, "failed": self.problem}, status_code=503)
+        dedicated = [v for v in self.inference.config.versions if not v.inline]
+        applications = serve.status().applications if dedicated else {}
         waiting = []
-        for model, traffic in self.inference.config.traffic.models.items():
-            for version in traffic.versions:
-                app = applications.get(app_name(model, version))
-                if app is None or app.status != "RUNNING":
-                    waiting.append(f"{model}:{version} ({app.status if app else 'not deployed'})")
+        for version in dedicated:
+            app = applications.get(version.app_name)
+            if app is None or app.status != "RUNNING":
+                waiting.append(f"{version.app_name} ({app.status if app else 'not deployed'})")
         if waiting:
             return JSONResponse({"ready": False, "waiting": waiting}, status_code=503)
         return JSONResponse({"ready": True})

@@ -1,57 +1,87 @@
 """The gateway's core: route a request by the traffic table, score it, mirror it to shadows.
 
 Independent of the transport (HTTP, WebSocket, gRPC): adapters parse, call `Inference`, and map
-`ServingError`s to status codes through `runtime.errors`.
+`ServingError`s to status codes through `runtime.errors`. Every version the table names is made
+ready by its placement (loaded inline, or its dedicated application answering) before the table
+takes effect; table and scorers are then swapped at once.
 """
 
 import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.errors import InvalidInput
 from runtime.codec import Answer, Rows
-from runtime.desired import app_name
-from runtime.errors import NotReady, TooLarge, UnknownModel, VersionNotDeployed, status_of
+from runtime.desired import DeployedVersion
+from runtime.errors import TooLarge, UnknownModel, VersionNotDeployed, status_of
 from runtime.metrics import GatewayMetrics
+from runtime.placement import PLACEMENTS, Context, Place, VersionScorer
 from runtime.traffic import SHADOW, ModelTraffic, Route, TrafficTable, route
 
 logger = logging.getLogger("raynomaly.gateway")
-DESCRIBE_TIMEOUT_S = 10.0
 
 
 class GatewayConfig(BaseModel):
-    """The gateway's `user_config`: traffic table and limits (replaced whole, atomically)."""
+    """The gateway's `user_config`: traffic table, where each version is scored, and limits
+    (replaced whole, atomically)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     traffic: TrafficTable = Field(default_factory=TrafficTable)
+    store: str = ""
+    versions: list[DeployedVersion] = Field(default_factory=list)
+    """Every version the table routes or mirrors to, with its placement and batching."""
     shadow_max_in_flight: int = 64
     max_body_bytes: int = 64 * 2**20
     max_rows: int = 100_000
+    max_inline_versions: int = 8
+
+    @model_validator(mode="after")
+    def _complete(self) -> "GatewayConfig":
+        placed = {(v.model, v.version) for v in self.versions}
+        for model, traffic in self.traffic.models.items():
+            missing = [v for v in traffic.versions if (model, v) not in placed]
+            if missing:
+                raise ValueError(f"the table routes {model} to versions it does not place: {missing}")
+        inline = sum(v.inline for v in self.versions)
+        if inline > self.max_inline_versions:
+            raise ValueError(f"{inline} inline versions, over max_inline_versions {self.max_inline_versions}")
+        return self
 
 
 class Inference:
     """Routes, scores and mirrors; one per gateway replica."""
 
-    def __init__(
-        self, handle_for: Callable[[str], object], metrics: GatewayMetrics, rng: random.Random | None = None
-    ):
+    def __init__(self, context: Context, metrics: GatewayMetrics, rng: random.Random | None = None,
+                 placements: dict[str, Place] = PLACEMENTS):  # fmt: skip
         self.config = GatewayConfig()
-        self._handle_for = handle_for
-        self._metrics = metrics
+        self._context, self._metrics, self._placements = context, metrics, placements
         self._rng = rng or random.Random()
-        self._described: dict[str, dict] = {}
+        self._scorers: dict[tuple[str, int], VersionScorer] = {}
+        self._placed: dict[tuple[str, int], DeployedVersion] = {}
         self._shadows_in_flight = 0
         self._background: set[asyncio.Task] = set()
 
-    def configure(self, config: GatewayConfig) -> None:
-        """Swap in a new table (one assignment: every request sees the old or the new one)."""
-        self.config = config
+    async def configure(self, config: GatewayConfig) -> None:
+        """Make every version of `config` ready, then swap table and scorers in one step (every
+        request sees the old or the new ones). `placement.Unavailable` if a version cannot be made
+        ready: nothing changes then. Versions no longer named are dropped."""
+        scorers = {}
+        for version in config.versions:
+            key, placement = (version.model, version.version), version.options.effective_placement
+            current, before = self._scorers.get(key), self._placed.get(key)
+            if current is not None and before.options.effective_placement == placement:
+                if version.inline and before.options.effective_batching != version.options.effective_batching:
+                    current.configure(version.options.effective_batching)
+                scorers[key] = current
+            else:
+                scorers[key] = await self._placements[placement](version, config.store, self._context)
+        self.config, self._scorers = config, scorers
+        self._placed = {(v.model, v.version): v for v in config.versions}
 
     def traffic(self, model: str) -> ModelTraffic:
         """The model's traffic, or UnknownModel listing the served models."""
@@ -66,23 +96,19 @@ class Inference:
         traffic = self.traffic(model)
         version = None
         if pinned is not None:
-            if not pinned.isdigit() or int(pinned) not in traffic.versions:
+            if not (pinned.isascii() and pinned.isdigit()) or int(pinned) not in traffic.versions:
                 raise VersionNotDeployed(
                     f"version {pinned!r} of {model} is not deployed; deployed: {traffic.versions}"
                 )
             version = int(pinned)
         return route(traffic, self._rng.random() * 100, self._rng.random() * 100, version, sticky)
 
-    async def describe(self, model: str, version: int) -> dict:
-        """Features and threshold of a version (asked once per version, then cached)."""
-        name = app_name(model, version)
-        if name not in self._described:
-            try:
-                handle = self._handle_for(name)
-                self._described[name] = await asyncio.wait_for(handle.describe.remote(), DESCRIBE_TIMEOUT_S)
-            except TimeoutError as e:
-                raise NotReady(f"{model} version {version} is not ready yet; retry shortly") from e
-        return self._described[name]
+    def scorer(self, model: str, version: int) -> VersionScorer:
+        """The ready scorer of a version in the table (a long-lived stream may outlive its version)."""
+        scorer = self._scorers.get((model, version))
+        if scorer is None:
+            raise VersionNotDeployed(f"{model} version {version} is no longer served; reconnect")
+        return scorer
 
     def check_body(self, body_bytes: int) -> None:
         """TooLarge if a body is over the limit."""
@@ -104,17 +130,15 @@ class Inference:
         self.check_rows(len(rows))
         outcome, answered, labels = "server_error", None, None
         try:
-            described = await self.describe(model, path.version)
-            matrix = rows.matrix(described["feature_names"])
+            scorer = self.scorer(model, path.version)
+            matrix = rows.matrix(scorer.description.feature_names)
             for mirror in path.mirrors:
                 if answered is None:
                     answered = asyncio.get_running_loop().create_future()
                 self._mirror(model, mirror, matrix, answered)
-            scores, labels = await self._handle_for(app_name(model, path.version)).score.remote(
-                matrix, path.role
-            )
+            scores, labels = await scorer.score(matrix, path.role)
             outcome = "ok"
-            return Answer(model, path.version, described["threshold"], scores, labels)
+            return Answer(model, path.version, scorer.description.threshold, scores, labels)
         except Exception as e:
             outcome = "client_error" if 400 <= status_of(e)[0] < 500 else "server_error"
             raise
@@ -129,27 +153,30 @@ class Inference:
             self._metrics.shadow_dropped.inc(1, {"model": model, "version": str(version)})
             return
         self._shadows_in_flight += 1
-        task = asyncio.get_running_loop().create_task(self._shadow(model, version, matrix, answered))
+        scorer = self._scorers[(model, version)]  # mirrors are versions of the table: placed
+        task = asyncio.get_running_loop().create_task(self._shadow(scorer, matrix, answered))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _shadow(self, model: str, version: int, matrix, answered: asyncio.Future) -> None:
-        """Score a copy (its latency is its own); once the caller's answer is in, count the rows
-        whose labels agree with it."""
+    async def _shadow(self, scorer: VersionScorer, matrix, answered: asyncio.Future) -> None:
+        """Once the caller's answer is in (a copy never delays it), score the copy (its latency is its
+        own) and count the rows whose labels agree with the answer."""
+        primary = await answered
+        model, version = scorer.description.model, scorer.description.version
         started = time.perf_counter()
         outcome, labels = "ok", None
         try:
-            described = await self.describe(model, version)
-            if described["n_features"] != matrix.shape[1]:
-                raise InvalidInput(f"shadow {model}:{version} expects {described['n_features']} features")
-            _, labels = await self._handle_for(app_name(model, version)).score.remote(matrix, SHADOW)
+            if scorer.description.n_features != matrix.shape[1]:
+                raise InvalidInput(
+                    f"shadow {model}:{version} expects {scorer.description.n_features} features"
+                )
+            _, labels = await scorer.score(matrix, SHADOW)
         except Exception as e:  # a shadow never changes the caller's answer; it is counted and logged
             outcome = "client_error" if 400 <= status_of(e)[0] < 500 else "server_error"
             logger.warning("shadow copy to %s:%s failed: %s", model, version, e)
         finally:
             self._shadows_in_flight -= 1
             self._metrics.record(model, version, SHADOW, outcome, (time.perf_counter() - started) * 1000)
-        primary = await answered
         if labels is not None and primary is not None:
             agree = int(np.count_nonzero(np.asarray(primary) == np.asarray(labels)))
             self._metrics.record_agreement(model, version, agree, len(labels) - agree)

@@ -18,10 +18,10 @@ VERSION_TAGS = ("model", "version", "role")
 
 
 class ScorerMetrics:
-    """What a Scorer replica records for each scored batch."""
+    """What a replica that scores (the gateway for inline versions, a dedicated Scorer) records for
+    each scored batch; one per replica, shared by its versions."""
 
-    def __init__(self, model: str, version: int):
-        self._tags = {"model": model, "version": str(version)}
+    def __init__(self):
         self.batch_size = Histogram(
             "raynomaly_batch_size",
             "Rows per scored batch",
@@ -38,9 +38,11 @@ class ScorerMetrics:
             tag_keys=(*VERSION_TAGS, "bucket"),
         )
 
-    def record(self, role: str, percentiles: np.ndarray, labels: np.ndarray) -> None:
+    def record(
+        self, model: str, version: int, role: str, percentiles: np.ndarray, labels: np.ndarray
+    ) -> None:
         """Count one request's rows, anomalies and percentile buckets."""
-        tags = {**self._tags, "role": role}
+        tags = {"model": model, "version": str(version), "role": role}
         self.rows.inc(len(labels), tags)
         anomalies = int(labels.sum())
         if anomalies:
@@ -50,9 +52,9 @@ class ScorerMetrics:
             if count:
                 self.percentile.inc(int(count), {**tags, "bucket": f"{edge:.2f}"})
 
-    def record_batch(self, size: int) -> None:
-        """Observe the size of one dynamic batch."""
-        self.batch_size.observe(size, self._tags)
+    def record_batch(self, model: str, version: int, size: int) -> None:
+        """Observe the size of one scored batch."""
+        self.batch_size.observe(size, {"model": model, "version": str(version)})
 
 
 class GatewayMetrics:

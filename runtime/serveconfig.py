@@ -1,13 +1,14 @@
 """Desired state -> the Serve declarative config (`ServeDeploySchema`), as one pure function.
 
 The same rendering serves the local target (Ray dashboard REST API) and KubeRay
-(`spec.serveConfigV2`). Version applications have no HTTP route: only the gateway is reachable,
-and it reaches them through deployment handles.
+(`spec.serveConfigV2`). The gateway application holds the traffic table and the inline versions
+(in its `user_config`); each dedicated version is its own application with no HTTP route,
+reached only through the gateway's deployment handles.
 """
 
-from runtime.desired import DeployedVersion, DesiredState
+from runtime.autoscaling import POLICY
+from runtime.desired import GATEWAY_APP, Autoscaling, DeployedVersion, DesiredState
 
-GATEWAY_APP = "gateway"
 GRPC_SERVICER = "runtime.rpc.raynomaly_pb2_grpc.add_InferenceServicer_to_server"
 # Replicas shut down quickly (the default graceful wait, 20 s, makes every removal slow), and a
 # full queue sheds load with 503 + Retry-After instead of queueing forever.
@@ -18,20 +19,25 @@ _COMMON = {
 }
 
 
+def _replicas(count: int, autoscaling: Autoscaling | None, policy: str | None = None) -> dict:
+    """A fixed replica count, or Serve's autoscaling between bounds, with `policy` (pure)."""
+    if autoscaling is None:
+        return {"num_replicas": count}
+    config = autoscaling.model_dump()
+    return {"autoscaling_config": config | ({"policy": {"policy_function": policy}} if policy else {})}
+
+
 def _scorer_app(deployed: DeployedVersion, store: str) -> dict:
     options = deployed.options
     deployment = {
         "name": "Scorer",
+        **_replicas(options.num_replicas, options.autoscaling),
         "max_ongoing_requests": options.max_ongoing_requests,
         "max_queued_requests": options.max_queued_requests,
-        "user_config": options.batching.model_dump(),
+        "user_config": options.effective_batching.model_dump(),
         "ray_actor_options": {"num_cpus": options.num_cpus, "num_gpus": options.num_gpus},
         **_COMMON,
     }
-    if options.autoscaling is not None:
-        deployment["autoscaling_config"] = options.autoscaling.model_dump()
-    else:
-        deployment["num_replicas"] = options.num_replicas
     return {
         "name": deployed.app_name,
         "route_prefix": None,
@@ -43,27 +49,25 @@ def _scorer_app(deployed: DeployedVersion, store: str) -> dict:
 
 def _gateway_app(desired: DesiredState) -> dict:
     gateway = desired.gateway
-    return {
-        "name": GATEWAY_APP,
-        "route_prefix": "/",
-        "import_path": "runtime.gateway:app",
-        "deployments": [
-            {
-                "name": "Gateway",
-                "num_replicas": gateway.num_replicas,
-                "max_ongoing_requests": gateway.max_ongoing_requests,
-                "max_queued_requests": gateway.max_queued_requests,
-                "ray_actor_options": {"num_cpus": gateway.num_cpus},
-                "user_config": {
-                    "traffic": desired.traffic.model_dump(mode="json"),
-                    "shadow_max_in_flight": gateway.shadow_max_in_flight,
-                    "max_body_bytes": gateway.max_body_bytes,
-                    "max_rows": gateway.max_rows,
-                },
-                **_COMMON,
-            }
-        ],
+    deployment = {
+        "name": "Gateway",
+        **_replicas(gateway.num_replicas, gateway.autoscaling, POLICY),
+        "max_ongoing_requests": gateway.max_ongoing_requests,
+        "max_queued_requests": gateway.max_queued_requests,
+        "ray_actor_options": {"num_cpus": gateway.num_cpus},
+        "user_config": {
+            "traffic": desired.traffic.model_dump(mode="json"),
+            "store": desired.store,
+            "versions": [v.model_dump(mode="json", exclude_defaults=True) for v in desired.versions],
+            "shadow_max_in_flight": gateway.shadow_max_in_flight,
+            "max_body_bytes": gateway.max_body_bytes,
+            "max_rows": gateway.max_rows,
+            "max_inline_versions": gateway.max_inline_versions,
+        },
+        **_COMMON,
     }
+    return {"name": GATEWAY_APP, "route_prefix": "/", "import_path": "runtime.gateway:app",
+            "deployments": [deployment]}  # fmt: skip
 
 
 def render(desired: DesiredState) -> dict:
@@ -73,7 +77,7 @@ def render(desired: DesiredState) -> dict:
         "proxy_location": "HeadOnly",
         "http_options": {"host": endpoints.host, "port": endpoints.http_port},
         "grpc_options": {"port": endpoints.grpc_port, "grpc_servicer_functions": [GRPC_SERVICER]},
-        "applications": [_gateway_app(desired)] + [_scorer_app(v, desired.store) for v in desired.versions],
+        "applications": [_gateway_app(desired)] + [_scorer_app(v, desired.store) for v in desired.dedicated],
     }
 
 

@@ -1,6 +1,7 @@
 """Local serving: the record of what runs, the initial desired state, traffic changes, applying.
 
-Decisions (`initial_state`, `with_traffic`) are pure; `apply` and `wait_ready` do the I/O.
+Decisions (`initial_state`, `with_traffic`, `stages`, `draining`, `placed`) are pure; `apply` and
+`wait_ready` do the I/O.
 """
 
 import time
@@ -10,10 +11,19 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from models.gpu import GpuUnavailable, check_gpu_path
+from models.manifest import Manifest
 from models.store import ModelStore
-from runtime.desired import DeployedVersion, DesiredState, Endpoints, ScorerOptions
+from runtime.desired import (
+    DEDICATED,
+    Autoscaling,
+    DeployedVersion,
+    DesiredState,
+    Endpoints,
+    GatewayOptions,
+    ScorerOptions,
+)
 from runtime.serve_api import ServeApi
-from runtime.serveconfig import GATEWAY_APP, render, validate
+from runtime.serveconfig import render, validate
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic, TrafficTable
 
@@ -46,6 +56,21 @@ def write_record(settings: RuntimeSettings, record: RuntimeRecord) -> None:
     temporary.replace(settings.state_path)
 
 
+GATEWAY_TARGET_CPU_SHARE = 0.6
+"""The share of a core each gateway replica may use before autoscaling adds one
+(`runtime.autoscaling`; it reads `target_ongoing_requests`)."""
+
+
+def gateway_options(settings: RuntimeSettings) -> GatewayOptions:
+    """The gateway's replicas from `--replicas` (pure): fixed, or autoscaled between the bounds."""
+    low, high = settings.replicas
+    if low == high:
+        return GatewayOptions(num_replicas=low)
+    scaling = Autoscaling(min_replicas=low, max_replicas=high,
+                          target_ongoing_requests=GATEWAY_TARGET_CPU_SHARE)  # fmt: skip
+    return GatewayOptions(num_replicas=low, autoscaling=scaling)
+
+
 def initial_state(store: ModelStore, settings: RuntimeSettings) -> DesiredState:
     """The newest version of every model in the store, at 100% (pure but for listing the store)."""
     latest = {model: store.versions(model)[-1] for model in store.models()}
@@ -53,6 +78,7 @@ def initial_state(store: ModelStore, settings: RuntimeSettings) -> DesiredState:
         store=store.uri,
         versions=[DeployedVersion(model=m, version=v) for m, v in sorted(latest.items())],
         traffic=TrafficTable(models={m: ModelTraffic(weights={v: 100}) for m, v in latest.items()}),
+        gateway=gateway_options(settings),
         endpoints=Endpoints(http_port=settings.ports.http, grpc_port=settings.ports.grpc),
     )
 
@@ -74,7 +100,8 @@ def with_traffic(desired: DesiredState, model: str, traffic: ModelTraffic | None
     models = {m: t for m, t in desired.traffic.models.items() if m != model}
     if traffic is not None:
         models[model] = traffic
-    return desired.model_copy(update={"versions": deployed, "traffic": TrafficTable(models=models)})
+    update = {"versions": deployed, "traffic": TrafficTable(models=models), "draining": []}
+    return desired.model_copy(update=update)
 
 
 def stages(current: ModelTraffic | None, target: ModelTraffic | None) -> list[ModelTraffic | None]:
@@ -100,6 +127,39 @@ def _with_unrouted(traffic: ModelTraffic, versions: set[int]) -> ModelTraffic:
     return traffic.model_copy(update={"weights": weights})
 
 
+def draining(current: DesiredState, target: DesiredState) -> DesiredState | None:
+    """The state to pass through on the way from `current` to `target` when versions move from a
+    dedicated application to inline (pure): `target` with those applications kept running until
+    every gateway replica scores the versions itself; None when nothing moves that way."""
+    inline = {(v.model, v.version) for v in target.versions if v.inline}
+    moving = [v for v in current.versions if not v.inline and (v.model, v.version) in inline]
+    return target.model_copy(update={"draining": moving}) if moving else None
+
+
+HEAVY_DETECTORS = frozenset({"knn", "lof"})
+HEAVY_CELLS = 1_000_000
+"""Training cells (rows x features) from which a neighbour model is heavy: its per-row cost grows
+with them (~0.05 us a cell measured: 1M cells ~50 us a row, 50x a forest), and scoring a large
+request inline would stall every other request of the gateway replica."""
+
+
+def heavy(manifest: Manifest) -> bool:
+    """Whether a version should not be scored inline (pure)."""
+    cells = manifest.training.fit_rows * manifest.n_features
+    return manifest.detector in HEAVY_DETECTORS and cells >= HEAVY_CELLS
+
+
+def placed(desired: DesiredState, manifests: dict[tuple[str, int], Manifest]) -> DesiredState:
+    """`desired` with heavy versions that name no placement placed dedicated (pure)."""
+    versions = [
+        v.model_copy(update={"options": v.options.model_copy(update={"placement": DEDICATED})})
+        if v.options.placement is None and v.inline and heavy(manifests[(v.model, v.version)])
+        else v
+        for v in desired.versions
+    ]
+    return desired.model_copy(update={"versions": versions})
+
+
 def check_gpus(desired: DesiredState, store: ModelStore, cluster_gpus: float) -> None:
     """Refuse GPU replicas the cluster cannot place or the version cannot use (GpuUnavailable)."""
     for deployed in desired.versions:
@@ -114,13 +174,23 @@ def check_gpus(desired: DesiredState, store: ModelStore, cluster_gpus: float) ->
             )
 
 
-def apply(api: ServeApi, desired: DesiredState) -> dict:
-    """Check GPU requests, render, validate with Ray's schema, apply through the Serve REST API."""
+def apply(api: ServeApi, desired: DesiredState, current: DesiredState | None = None,
+          settle: Callable[[DesiredState], None] = lambda _: None) -> DesiredState:  # fmt: skip
+    """Verify every version in the store (manifest seals), place heavy ones dedicated, check GPU
+    requests, render, validate with Ray's schema, and apply through the Serve REST API. Coming from
+    `current`, versions that move inline first pass through `draining` (applied, then `settle`d).
+    Returns the state applied, to be recorded."""
+    store = ModelStore(desired.store)
+    manifests = {(v.model, v.version): store.manifest(v.model, v.version) for v in desired.versions}
+    desired = placed(desired, manifests)
     if any(v.options.num_gpus > 0 for v in desired.versions):
-        check_gpus(desired, ModelStore(desired.store), api.gpus())
-    config = validate(render(desired))
-    api.apply(config)
-    return config
+        check_gpus(desired, store, api.gpus())
+    through = draining(current, desired) if current is not None else None
+    if through is not None:
+        api.apply(validate(render(through)))
+        settle(through)
+    api.apply(validate(render(desired)))
+    return desired
 
 
 def readiness(api: ServeApi, http_url: str, desired: DesiredState) -> str | None:
@@ -130,7 +200,7 @@ def readiness(api: ServeApi, http_url: str, desired: DesiredState) -> str | None
     Serve reports an application RUNNING only once every replica took the new config, so an old
     gateway table can never pass for the new one.
     """
-    expected = {GATEWAY_APP} | {v.app_name for v in desired.versions}
+    expected = set(desired.applications)
     applications = api.status().get("applications", {})
     failed = {
         n: a.get("message", "")
@@ -145,11 +215,22 @@ def readiness(api: ServeApi, http_url: str, desired: DesiredState) -> str | None
     if pending:
         return ", ".join(f"{n} ({applications.get(n, {}).get('status', 'NOT_STARTED')})" for n in pending)
     try:
-        if httpx.get(f"{http_url}/ready", timeout=5.0).status_code == 200:
-            return None
-        return "the gateway's /ready"
+        response = httpx.get(f"{http_url}/ready", timeout=5.0)
     except httpx.HTTPError as e:
         return f"the gateway ({type(e).__name__})"
+    if response.status_code == 200:
+        return None
+    failed = _json_field(response, "failed")
+    if failed:
+        raise DeployFailed(f"the gateway kept its previous table: {failed}")
+    return f"the gateway's /ready ({', '.join(_json_field(response, 'waiting') or ['no answer'])})"
+
+
+def _json_field(response: httpx.Response, name: str):
+    try:
+        return response.json().get(name)
+    except ValueError:  # not JSON (HAProxy's own 503 while no replica is up)
+        return None
 
 
 def wait_ready(api: ServeApi, http_url: str, desired: DesiredState, timeout_s: float,

@@ -11,6 +11,8 @@ from pathlib import Path
 from models.settings import ModelSettings
 
 INGRESSES = ("haproxy", "proxy")
+RAY_WORKER_PORTS = (10002, 19999)
+"""Ray's default worker port range: a dashboard or Serve port inside it makes `ray start` fail."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class RuntimeSettings:
     """`haproxy`: HAProxy in front of throughput-optimised direct ingress; `proxy`: Serve's proxy."""
     num_cpus: int = 4
     """Logical CPUs Ray schedules with (replicas ask for fractions of one)."""
+    replicas: tuple[int, int] = (1, 1)
+    """Gateway replicas: fixed when both are equal, else autoscaled between them."""
 
     @classmethod
     def resolve(cls, environ: Mapping[str, str] = os.environ, **flags) -> "RuntimeSettings":
@@ -60,7 +64,26 @@ class RuntimeSettings:
         )
         if settings.ingress not in INGRESSES:
             raise ValueError(f"unknown ingress {settings.ingress!r}; choose one of {', '.join(INGRESSES)}")
+        low, high = RAY_WORKER_PORTS
+        inside = [f"{flag} {port}" for flag, port in settings.ports.named().items() if low <= port <= high]
+        if inside:
+            raise ValueError(
+                f"{', '.join(inside)}: inside Ray's worker port range {low}-{high}, where Ray's own "
+                "processes take ports; pick ports outside it"
+            )
         return settings
+
+    @staticmethod
+    def parse_replicas(text: str) -> tuple[int, int]:
+        """`N` or `MIN..MAX` (pure); ValueError naming the expected form."""
+        low, separator, high = text.partition("..")
+        try:
+            bounds = (int(low), int(high if separator else low))
+        except ValueError:
+            raise ValueError(f"--replicas {text!r}: use N or MIN..MAX, e.g. 2 or 1..4") from None
+        if not 1 <= bounds[0] <= bounds[1]:
+            raise ValueError(f"--replicas {text!r}: need 1 <= MIN <= MAX")
+        return bounds
 
     @property
     def token_path(self) -> Path:

@@ -85,7 +85,9 @@ class Served:
         from runtime.serving import apply, read_record, wait_ready, write_record
 
         record = read_record(self.settings)
-        apply(self.api, desired)
+        desired = apply(
+            self.api, desired, record.desired, lambda through: wait_ready(self.api, self.http, through, 300)
+        )
         write_record(self.settings, record.model_copy(update={"desired": desired}))
         wait_ready(self.api, self.http, desired, 300)
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from controller.kuberay.errors import pointer
 from runtime.desired import DesiredState
-from runtime.serveconfig import GATEWAY_APP, render, validate
+from runtime.serveconfig import render, validate
 
 ANNOTATION = "raynomaly.io/desired-state"
 _ANNOTATION_PATH = pointer("metadata", "annotations", ANNOTATION)
@@ -83,7 +83,7 @@ def readiness(rayservice: dict, desired: DesiredState) -> tuple[str | None, dict
     if busy is not None:
         return busy, {}
     applications = (status.get("activeServiceStatus") or {}).get("applicationStatuses") or {}
-    expected = [GATEWAY_APP, *(v.app_name for v in desired.versions)]
+    expected = desired.applications
     failed = {
         name: applications[name].get("message") or "no message"
         for name in expected

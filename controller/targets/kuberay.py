@@ -73,16 +73,21 @@ class KubeRayTarget:
         *intermediate, final = serving.stages(desired.traffic.models.get(model), traffic)
         for table in intermediate:
             self._settle(self._patch(model, table, options))
-        self._patch(model, final, options)
+        written = self._patch(model, final, options)
+        if written.draining:  # versions moving inline: once the gateway scores them, their apps go
+            self._settle(written)
+            self._patch(model, final, options)
 
     def _patch(
         self, model: str, traffic: ModelTraffic | None, options: dict[int, ScorerOptions]
     ) -> DesiredState:
-        """The model's new table in one guarded patch; returns the desired state written."""
+        """The model's new table in one guarded patch (through `serving.draining` when versions move
+        inline); returns the desired state written."""
         written: list[DesiredState] = []
 
         def operations(rayservice: dict, current: DesiredState) -> list[dict]:
-            written.append(serving.with_traffic(current, model, traffic, options))
+            target = serving.with_traffic(current, model, traffic, options)
+            written.append(serving.draining(current, target) or target)
             return status.operations(rayservice, written[-1])
 
         self._guarded(operations)

@@ -6,7 +6,7 @@ from controller.targets.spec import DeployFailed, Served, TargetError, TargetRef
 from models.errors import ModelError
 from runtime import serving
 from runtime.cluster import ensure_token
-from runtime.desired import ScorerOptions
+from runtime.desired import DesiredState, ScorerOptions
 from runtime.serve_api import ServeApi, ServeApiError
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic
@@ -56,11 +56,16 @@ class LocalTarget:
     def _put(self, model: str, traffic: ModelTraffic | None, options: dict[int, ScorerOptions]):
         record = self._record()
         desired = serving.with_traffic(record.desired, model, traffic, options)
+        api = self._api(record)
+
+        def settle(through: DesiredState) -> None:
+            serving.wait_ready(api, record.http_url, through, SETTLE_TIMEOUT_S)
+
         try:
-            serving.apply(self._api(record), desired)
-        except ServeApiError as e:
+            desired = serving.apply(api, desired, record.desired, settle)
+        except (ServeApiError, TimeoutError) as e:
             raise TargetError(str(e)) from e
-        except ModelError as e:  # a version missing, tampered with, or asking for absent GPUs
+        except (ModelError, serving.DeployFailed) as e:  # a version missing, tampered with, no GPUs
             raise DeployFailed(str(e)) from e
         serving.write_record(self._settings, record.model_copy(update={"desired": desired}))
         return desired

@@ -17,7 +17,7 @@ from controller.kuberay import manifests
 from controller.kuberay.api import KubeApi
 from controller.kuberay.errors import Conflict
 from controller.kuberay.status import ANNOTATION, desired_of, operations
-from runtime.desired import DeployedVersion
+from runtime.desired import DeployedVersion, ScorerOptions
 from runtime.traffic import ModelTraffic, TrafficTable
 from tests.kube.apiserver import FakeKubeApiServer
 from tests.kube.schema import load_crds, requires_crds
@@ -76,11 +76,14 @@ def test_the_base_objects_are_admitted_with_the_defaults_the_crd_declares(cluste
         api.delete(kind, namespace, created["metadata"]["name"])
 
 
+DEDICATED = ScorerOptions(placement="dedicated")
+
+
 def test_a_guarded_json_patch_writes_the_serve_config_and_its_desired_state(rayservice):
     api, live = rayservice
     desired = desired_of(live)
     changed = desired.model_copy(
-        update={"versions": [DeployedVersion(model="fraud", version=1)],
+        update={"versions": [DeployedVersion(model="fraud", version=1, options=DEDICATED)],
                 "traffic": TrafficTable(models={"fraud": ModelTraffic(weights={1: 100})})}
     )  # fmt: skip
     metadata = live["metadata"]

@@ -6,13 +6,14 @@ import pytest
 import yaml
 
 from controller.kuberay.status import ANNOTATION, NotManaged, desired_of, operations, readiness, upgrade
-from runtime.desired import DeployedVersion, DesiredState
+from runtime.desired import DeployedVersion, DesiredState, ScorerOptions
 from runtime.serveconfig import render
 from runtime.traffic import ModelTraffic, TrafficTable
 
+DEDICATED = ScorerOptions(placement="dedicated")
 DESIRED = DesiredState(
     store="/models",
-    versions=[DeployedVersion(model="fraud", version=1), DeployedVersion(model="fraud", version=2)],
+    versions=[DeployedVersion(model="fraud", version=v, options=DEDICATED) for v in (1, 2)],
     traffic=TrafficTable(models={"fraud": ModelTraffic(weights={1: 90, 2: 10})}),
 )
 RUNNING = {"status": "RUNNING", "message": ""}

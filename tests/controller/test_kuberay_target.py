@@ -9,7 +9,7 @@ from controller.kuberay.cluster import ClusterChange, IncrementalUpgrade
 from controller.kuberay.status import ANNOTATION, desired_of
 from controller.targets.kuberay import PATCH_ATTEMPTS, KubeRayTarget
 from controller.targets.spec import DeployFailed, TargetError, Waiting
-from runtime.desired import DeployedVersion, DesiredState
+from runtime.desired import DeployedVersion, DesiredState, ScorerOptions
 from runtime.serveconfig import render
 from runtime.traffic import ModelTraffic, TrafficTable
 from tests.kube.apiserver import FakeKubeApiServer
@@ -160,7 +160,8 @@ def test_an_application_serve_cannot_deploy_fails_the_step(world):
 
     world.on_sleep = failed
     with pytest.raises(DeployFailed, match="fraud--v2 failed to deploy"):
-        world.target.apply("fraud", ModelTraffic(weights={1: 90, 2: 10}), {})
+        dedicated = {2: ScorerOptions(placement="dedicated")}
+        world.target.apply("fraud", ModelTraffic(weights={1: 90, 2: 10}), dedicated)
 
 
 def test_readiness_follows_the_observed_generation(world):

@@ -67,7 +67,7 @@ def test_rollouts_that_cannot_start_are_refused_saying_what_to_do(served, fields
 
 
 def test_a_new_rollout_remembers_the_stable_version_and_its_options():
-    options = ScorerOptions(num_replicas=2)
+    options = ScorerOptions(placement="dedicated", num_replicas=2)
     spec = RolloutSpec(model="fraud", candidate=1, strategy="rolling", options=options)
     rollout = new_rollout(spec, SERVED, 5.0)
     assert (rollout.stable, rollout.options, rollout.previous_options) == (

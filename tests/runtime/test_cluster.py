@@ -38,7 +38,36 @@ def test_environment_enables_token_auth_and_the_chosen_ingress(tmp_path):
 
 
 def test_settings_flags_override_environment():
-    settings = RuntimeSettings.resolve({"RAYNOMALY_STORE": "/env/store"}, ports={"http": 18000, "grpc": None})
-    assert settings.store == "/env/store" and settings.ports.http == 18000 and settings.ports.grpc == 9000
+    settings = RuntimeSettings.resolve({"RAYNOMALY_STORE": "/env/store"}, ports={"http": 28000, "grpc": None})
+    assert settings.store == "/env/store" and settings.ports.http == 28000 and settings.ports.grpc == 9000
     with pytest.raises(ValueError, match="unknown ingress 'nginx'"):
         RuntimeSettings.resolve({}, ingress="nginx")
+
+
+@pytest.mark.parametrize(
+    ("ports", "message"),
+    [
+        pytest.param(
+            {"dashboard": 18265}, "--dashboard-port 18265: inside Ray's worker port range", id="dashboard"
+        ),
+        pytest.param({"http": 10002, "grpc": 19999}, "--http-port 10002, --grpc-port 19999", id="both-ends"),
+    ],
+)
+def test_ports_in_rays_worker_range_are_refused_up_front(ports, message):
+    with pytest.raises(ValueError, match=message):
+        RuntimeSettings.resolve({}, ports=ports)
+    RuntimeSettings.resolve({}, ports={"dashboard": 20000, "http": 10001})  # just outside: fine
+
+
+@pytest.mark.parametrize(
+    ("text", "bounds"),
+    [pytest.param("2", (2, 2), id="fixed"), pytest.param("1..4", (1, 4), id="autoscaled")],
+)
+def test_replicas_are_a_number_or_bounds(text, bounds):
+    assert RuntimeSettings.parse_replicas(text) == bounds
+
+
+@pytest.mark.parametrize("text", ["0", "3..2", "two", "1..", "1...3"])
+def test_bad_replica_counts_name_the_form(text):
+    with pytest.raises(ValueError, match="--replicas"):
+        RuntimeSettings.parse_replicas(text)

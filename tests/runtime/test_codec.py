@@ -3,6 +3,7 @@
 import io
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pytest
 
@@ -94,6 +95,13 @@ def test_rows_become_the_models_matrix(rows, expected):
         ),
         pytest.param(lambda: parse_json(b"[1, 2]"), BadRequest, "JSON object", id="not-object"),
         pytest.param(lambda: parse_json(b"{"), BadRequest, "not valid JSON", id="broken-json"),
+        pytest.param(
+            lambda: parse_json(b'{"features": [' + b"9" * 401 + b"]}"),
+            BadRequest,
+            "not valid JSON",
+            id="huge-int",
+        ),
+        pytest.param(lambda: parse_json(b"[" * 100_000), BadRequest, "not valid JSON", id="deep-nesting"),
         pytest.param(lambda: model_of({"features": [1]}), BadRequest, "must name its model", id="no-model"),
     ],
 )
@@ -106,7 +114,7 @@ def test_answers_round_trip_through_arrow():
     answer = Answer("fraud", 3, 0.5, np.array([0.1, 0.9]), np.array([0, 1], dtype=np.int8))
     table = pa.ipc.open_stream(answer.as_arrow()).read_all()
     assert table.column("score").to_pylist() == [0.1, 0.9] and table.schema.metadata[b"version"] == b"3"
-    assert answer.as_json() == {
+    assert orjson.loads(answer.as_json()) == {
         "model": "fraud",
         "version": 3,
         "threshold": 0.5,

@@ -1,4 +1,5 @@
-"""The gateway core against a faithful double of Serve deployment handles (no Ray needed)."""
+"""The gateway core with its placements replaced by doubles (no Ray needed): routing, shadows,
+client mistakes, and tables that take effect only once every version they name is ready."""
 
 import asyncio
 import random
@@ -7,47 +8,54 @@ import numpy as np
 import pytest
 
 from runtime.codec import Rows
-from runtime.errors import NotReady, TooLarge, UnknownModel, VersionNotDeployed
+from runtime.desired import Batching, DeployedVersion, ScorerOptions
+from runtime.errors import TooLarge, UnknownModel, VersionNotDeployed
 from runtime.inference import GatewayConfig, Inference
+from runtime.placement import Unavailable
 from runtime.traffic import ModelTraffic, TrafficTable
-
-
-class Method:
-    """`handle.method.remote(...)` -> an awaitable, like a DeploymentResponse."""
-
-    def __init__(self, function):
-        self.function = function
-
-    def remote(self, *args):
-        return asyncio.ensure_future(self.function(*args))
+from runtime.version import Description
 
 
 class ScorerDouble:
-    """What a Scorer application answers, with controllable delays."""
+    """A ready version: scores rows as their sum plus the version number, with a controllable delay."""
 
-    def __init__(self, version: int, delay_s: float = 0.0, describe_delay_s: float = 0.0):
-        self.version, self.delay_s, self.describe_delay_s, self.calls = version, delay_s, describe_delay_s, []
+    def __init__(self, version: int, delay_s: float = 0.0):
+        self.version, self.delay_s, self.calls, self.batching = version, delay_s, [], None
+        self.description = Description("fraud", version, 2, ["a", "b"], 0.5, "cpu")
 
-        async def describe():
-            await asyncio.sleep(self.describe_delay_s)
-            return {"n_features": 2, "feature_names": ["a", "b"], "threshold": 0.5}
+    async def score(self, matrix, role):
+        self.calls.append((len(matrix), role))
+        await asyncio.sleep(self.delay_s)
+        scores = matrix.sum(axis=1) + self.version
+        return scores, (scores > 0.5).astype(np.int8)
 
-        async def score(matrix, role):
-            self.calls.append((len(matrix), role))
-            await asyncio.sleep(self.delay_s)
-            scores = matrix.sum(axis=1) + self.version
-            return scores, (scores > 0.5).astype(np.int8)
+    def configure(self, batching):
+        self.batching = batching
 
-        self.describe, self.score = Method(describe), Method(score)
+
+class Placements:
+    """Both placements, handing out the doubles and counting loads; `slow_s` delays loading and
+    versions in `broken` cannot be loaded."""
+
+    def __init__(self, scorers: dict[int, ScorerDouble]):
+        self.scorers, self.loads, self.slow_s, self.broken = scorers, [], 0.0, set()
+
+    async def place(self, version: DeployedVersion, store: str, context) -> ScorerDouble:
+        await asyncio.sleep(self.slow_s)
+        if version.version in self.broken:
+            raise Unavailable(f"fraud:{version.version} cannot be loaded inline: sha256 mismatch")
+        self.loads.append((version.version, version.options.effective_placement))
+        return self.scorers[version.version]
+
+    def registry(self) -> dict:
+        return {"inline": self.place, "dedicated": self.place}
 
 
 class MetricsDouble:
     """Records what the gateway would export."""
 
     def __init__(self):
-        self.records = []
-        self.dropped = []
-        self.agreement = []
+        self.records, self.dropped, self.agreement = [], [], []
         self.shadow_dropped = type("Counter", (), {"inc": lambda _, value, tags: self.dropped.append(tags)})()
 
     def record(self, model, version, role, outcome, latency_ms):
@@ -57,16 +65,24 @@ class MetricsDouble:
         self.agreement.append((model, version, agree, disagree))
 
 
+def config(traffic: ModelTraffic, options: dict[int, ScorerOptions] | None = None, **limits) -> GatewayConfig:
+    versions = [DeployedVersion(model="fraud", version=v, options=(options or {}).get(v, ScorerOptions()))
+                for v in traffic.versions]  # fmt: skip
+    return GatewayConfig(
+        traffic=TrafficTable(models={"fraud": traffic}), store="s", versions=versions, **limits
+    )
+
+
 def gateway(scorers: dict[int, ScorerDouble], traffic: ModelTraffic, **limits):
-    metrics = MetricsDouble()
-    inference = Inference(lambda app: scorers[int(app.split("--v")[1])], metrics, random.Random(0))
-    inference.configure(GatewayConfig(traffic=TrafficTable(models={"fraud": traffic}), **limits))
-    return inference, metrics
+    metrics, placements = MetricsDouble(), Placements(scorers)
+    inference = Inference(None, metrics, random.Random(0), placements.registry())
+    asyncio.run(inference.configure(config(traffic, **limits)))
+    return inference, metrics, placements
 
 
 def test_scores_come_from_the_routed_version_and_are_recorded():
     scorers = {1: ScorerDouble(1), 2: ScorerDouble(2)}
-    inference, metrics = gateway(scorers, ModelTraffic(weights={1: 50, 2: 50}))
+    inference, metrics, _ = gateway(scorers, ModelTraffic(weights={1: 50, 2: 50}))
 
     async def run():
         return [await inference.predict("fraud", Rows.from_features([1.0, 2.0])) for _ in range(200)]
@@ -79,7 +95,7 @@ def test_scores_come_from_the_routed_version_and_are_recorded():
 
 def test_shadow_copies_never_change_the_answer_and_are_bounded():
     scorers = {1: ScorerDouble(1), 2: ScorerDouble(2, delay_s=0.05)}
-    inference, metrics = gateway(
+    inference, metrics, _ = gateway(
         scorers, ModelTraffic(weights={1: 100}, shadows={2: 100.0}), shadow_max_in_flight=3
     )
 
@@ -97,10 +113,25 @@ def test_shadow_copies_never_change_the_answer_and_are_bounded():
     assert sum(1 for r in metrics.records if r[2] == "shadow") == 3
 
 
+def test_a_shadow_is_scored_only_after_the_answer():
+    scorers = {1: ScorerDouble(1, delay_s=0.05), 2: ScorerDouble(2)}
+    inference, metrics, _ = gateway(scorers, ModelTraffic(weights={1: 100}, shadows={2: 100.0}))
+
+    async def run():
+        task = asyncio.ensure_future(inference.predict("fraud", Rows.from_features([0.0, 0.0])))
+        await asyncio.sleep(0.02)
+        during = list(scorers[2].calls)
+        await task
+        await asyncio.sleep(0.01)
+        return during
+
+    assert asyncio.run(run()) == [] and scorers[2].calls == [(1, "shadow")]
+
+
 def test_shadow_labels_are_paired_with_the_answer_row_by_row():
     # version 1 scores sum+1, version 2 sum+2, threshold 0.5: rows summing to -1 disagree only
     scorers = {1: ScorerDouble(1), 2: ScorerDouble(2, delay_s=0.01)}
-    inference, metrics = gateway(scorers, ModelTraffic(weights={1: 100}, shadows={2: 100.0}))
+    inference, metrics, _ = gateway(scorers, ModelTraffic(weights={1: 100}, shadows={2: 100.0}))
     rows = Rows.from_instances([[0.0, 0.0], [-0.5, -0.5], [-2.0, -2.0], [-1.0, 0.0]])
 
     async def run():
@@ -113,12 +144,12 @@ def test_shadow_labels_are_paired_with_the_answer_row_by_row():
 
 def test_no_agreement_is_counted_when_the_answer_failed():
     scorers = {1: ScorerDouble(1), 2: ScorerDouble(2)}
-    inference, metrics = gateway(scorers, ModelTraffic(weights={1: 100}, shadows={2: 100.0}))
+    inference, metrics, _ = gateway(scorers, ModelTraffic(weights={1: 100}, shadows={2: 100.0}))
 
     async def failing(matrix, role):
         raise RuntimeError("replica died")
 
-    scorers[1].score = Method(failing)
+    scorers[1].score = failing
 
     async def run():
         with pytest.raises(RuntimeError):
@@ -141,30 +172,63 @@ def test_no_agreement_is_counted_when_the_answer_failed():
             "fraud", "latest", [[1.0, 2.0]], VersionNotDeployed, "not deployed", id="pinned-not-a-number"
         ),
         pytest.param(
+            "fraud", "\u00b2", [[1.0, 2.0]], VersionNotDeployed, "not deployed", id="pinned-superscript"
+        ),
+        pytest.param(
             "fraud", None, [[1.0, 2.0]] * 11, TooLarge, "11 rows is over the limit of 10", id="too-many-rows"
         ),
     ],
 )
 def test_client_mistakes(model, pinned, rows, error, message):
-    inference, metrics = gateway({1: ScorerDouble(1)}, ModelTraffic(weights={1: 100}), max_rows=10)
+    inference, metrics, _ = gateway({1: ScorerDouble(1)}, ModelTraffic(weights={1: 100}), max_rows=10)
     with pytest.raises(error, match=message):
         asyncio.run(inference.predict(model, Rows.from_instances(rows), pinned))
 
 
-def test_a_version_that_does_not_answer_is_not_ready(monkeypatch):
-    monkeypatch.setattr("runtime.inference.DESCRIBE_TIMEOUT_S", 0.05)
-    inference, metrics = gateway({1: ScorerDouble(1, describe_delay_s=1.0)}, ModelTraffic(weights={1: 100}))
-    with pytest.raises(NotReady, match="not ready yet"):
-        asyncio.run(inference.predict("fraud", Rows.from_features([1.0, 2.0])))
-    assert metrics.records[-1][3] == "server_error"
-
-
-def test_a_new_table_applies_to_the_next_request():
+def test_a_new_table_takes_effect_only_once_its_versions_are_loaded():
     scorers = {1: ScorerDouble(1), 2: ScorerDouble(2)}
-    inference, _ = gateway(scorers, ModelTraffic(weights={1: 100, 2: 0}))
-    before = asyncio.run(inference.predict("fraud", Rows.from_features([0.0, 0.0])))
-    inference.configure(
-        GatewayConfig(traffic=TrafficTable(models={"fraud": ModelTraffic(weights={1: 0, 2: 100})}))
+    inference, _, placements = gateway(scorers, ModelTraffic(weights={1: 100}))
+    placements.slow_s = 0.1
+
+    async def run():
+        loading = asyncio.ensure_future(inference.configure(config(ModelTraffic(weights={1: 0, 2: 100}))))
+        during = [await inference.predict("fraud", Rows.from_features([0.0, 0.0])) for _ in range(20)]
+        await loading
+        after = await inference.predict("fraud", Rows.from_features([0.0, 0.0]))
+        return {a.version for a in during}, after.version
+
+    assert asyncio.run(run()) == ({1}, 2)
+    assert placements.loads == [(1, "inline"), (2, "inline")]  # version 1 kept, not loaded again
+
+
+def test_versions_are_dropped_when_no_longer_named_and_replaced_when_their_placement_changes():
+    scorers = {1: ScorerDouble(1), 2: ScorerDouble(2)}
+    inference, _, placements = gateway(scorers, ModelTraffic(weights={1: 50, 2: 50}))
+    asyncio.run(inference.configure(config(ModelTraffic(weights={1: 100}))))
+    with pytest.raises(VersionNotDeployed, match="version 2 is no longer served"):
+        inference.scorer("fraud", 2)
+    batching = Batching(max_batch_size=16)
+    asyncio.run(
+        inference.configure(config(ModelTraffic(weights={1: 100}), {1: ScorerOptions(batching=batching)}))
     )
-    after = asyncio.run(inference.predict("fraud", Rows.from_features([0.0, 0.0])))
-    assert (before.version, after.version) == (1, 2)
+    assert scorers[1].batching == batching  # batching changes in place
+    dedicated = ScorerOptions(placement="dedicated")
+    asyncio.run(inference.configure(config(ModelTraffic(weights={1: 100}), {1: dedicated})))
+    assert placements.loads == [(1, "inline"), (2, "inline"), (1, "dedicated")]
+
+
+def test_a_version_that_cannot_be_loaded_leaves_the_old_table_serving():
+    scorers = {1: ScorerDouble(1), 2: ScorerDouble(2)}
+    inference, _, placements = gateway(scorers, ModelTraffic(weights={1: 100}))
+    placements.broken = {2}
+    with pytest.raises(Unavailable, match="sha256 mismatch"):
+        asyncio.run(inference.configure(config(ModelTraffic(weights={1: 50, 2: 50}))))
+    answer = asyncio.run(inference.predict("fraud", Rows.from_features([0.0, 0.0])))
+    assert answer.version == 1 and inference.config.traffic.models["fraud"].weights == {1: 100}
+
+
+def test_the_gateway_config_refuses_tables_it_cannot_serve():
+    with pytest.raises(ValueError, match="routes fraud to versions it does not place: \\[2\\]"):
+        GatewayConfig(traffic=TrafficTable(models={"fraud": ModelTraffic(weights={2: 100})}))
+    with pytest.raises(ValueError, match="3 inline versions, over max_inline_versions 2"):
+        config(ModelTraffic(weights={1: 50, 2: 50}, shadows={3: 10.0}), max_inline_versions=2)

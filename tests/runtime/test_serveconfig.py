@@ -1,14 +1,25 @@
-"""The rendered Serve config passes Ray's own ServeDeploySchema and says what the desired state says."""
+"""The rendered Serve config passes Ray's own ServeDeploySchema and says what the desired state says:
+inline versions live in the gateway's user_config, dedicated ones are applications of their own."""
 
 import pytest
 from pydantic import ValidationError
 
-from runtime.desired import Autoscaling, Batching, DeployedVersion, DesiredState, ScorerOptions
-from runtime.serveconfig import GATEWAY_APP, render, validate
+from runtime.desired import (
+    GATEWAY_APP,
+    Autoscaling,
+    Batching,
+    DeployedVersion,
+    DesiredState,
+    GatewayOptions,
+    ScorerOptions,
+)
+from runtime.serveconfig import render, validate
 from runtime.traffic import ModelTraffic, TrafficTable
 
+DEDICATED = {"placement": "dedicated"}
 
-def desired(**options) -> DesiredState:
+
+def desired(gateway: GatewayOptions | None = None, **options) -> DesiredState:
     return DesiredState(
         store="/data/models",
         versions=[
@@ -16,40 +27,77 @@ def desired(**options) -> DesiredState:
             DeployedVersion(model="fraud", version=2, options=ScorerOptions(**options)),
         ],
         traffic=TrafficTable(models={"fraud": ModelTraffic(weights={1: 90, 2: 10})}),
+        gateway=gateway or GatewayOptions(),
     )
 
 
-def test_render_is_valid_for_ray():
+def apps(config: dict) -> dict[str, dict]:
+    return {app["name"]: app for app in config["applications"]}
+
+
+def test_inline_versions_live_in_the_gateway():
     config = validate(render(desired()))
-    apps = {app["name"]: app for app in config["applications"]}
-    assert set(apps) == {GATEWAY_APP, "fraud--v1", "fraud--v2"}
-    assert apps[GATEWAY_APP]["route_prefix"] == "/"
-    assert apps["fraud--v1"]["route_prefix"] is None  # versions are reachable only through the gateway
-    assert apps["fraud--v2"]["args"] == {"store": "/data/models", "model": "fraud", "version": 2}
-    gateway = apps[GATEWAY_APP]["deployments"][0]
-    fraud = gateway["user_config"]["traffic"]["models"]["fraud"]
+    assert set(apps(config)) == {GATEWAY_APP}
+    gateway = apps(config)[GATEWAY_APP]
+    assert gateway["route_prefix"] == "/"
+    user_config = gateway["deployments"][0]["user_config"]
+    fraud = user_config["traffic"]["models"]["fraud"]
     assert fraud == {"weights": {"1": 90, "2": 10}, "shadows": {}, "sticky_header": None, "stable": None}
+    assert user_config["store"] == "/data/models"
+    assert user_config["versions"] == [{"model": "fraud", "version": 1}, {"model": "fraud", "version": 2}]
     assert config["http_options"] == {"host": "127.0.0.1", "port": 8000}
 
 
-def test_options_pass_through():
+def test_a_dedicated_version_is_its_own_application_without_a_route():
+    config = validate(render(desired(**DEDICATED)))
+    assert set(apps(config)) == {GATEWAY_APP, "fraud--v2"}
+    scorer = apps(config)["fraud--v2"]
+    assert scorer["route_prefix"] is None  # reachable only through the gateway
+    assert scorer["args"] == {"store": "/data/models", "model": "fraud", "version": 2}
+    placed = apps(config)[GATEWAY_APP]["deployments"][0]["user_config"]["versions"][1]
+    assert placed == {"model": "fraud", "version": 2, "options": {"placement": "dedicated"}}
+
+
+def test_dedicated_options_pass_through():
     options = {
+        **DEDICATED,
         "autoscaling": Autoscaling(min_replicas=1, max_replicas=3),
         "num_gpus": 0.25,
         "num_cpus": 1.0,
         "batching": Batching(max_batch_size=128, batch_wait_timeout_s=0.002),
         "max_ongoing_requests": 512,
     }
-    config = validate(render(desired(**options)))
-    scorer = next(a for a in config["applications"] if a["name"] == "fraud--v2")["deployments"][0]
+    scorer = apps(validate(render(desired(**options))))["fraud--v2"]["deployments"][0]
     assert scorer["autoscaling_config"]["max_replicas"] == 3 and "num_replicas" not in scorer
     assert scorer["ray_actor_options"] == {"num_cpus": 1.0, "num_gpus": 0.25}
     assert scorer["user_config"] == {"max_batch_size": 128, "batch_wait_timeout_s": 0.002}
     assert scorer["max_ongoing_requests"] == 512
 
 
+def test_gpu_versions_are_dedicated_and_batch_by_default():
+    scorer = apps(validate(render(desired(num_gpus=1.0))))["fraud--v2"]["deployments"][0]
+    assert scorer["user_config"] == {"max_batch_size": 64, "batch_wait_timeout_s": 0.005}
+    assert ScorerOptions().effective_batching.enabled is False  # on the CPU it does not pay
+
+
+def test_the_gateway_autoscales_when_asked():
+    scaling = Autoscaling(min_replicas=1, max_replicas=2, target_ongoing_requests=16)
+    gateway = apps(validate(render(desired(GatewayOptions(autoscaling=scaling)))))[GATEWAY_APP]
+    deployment = gateway["deployments"][0]
+    assert deployment["autoscaling_config"]["max_replicas"] == 2 and "num_replicas" not in deployment
+
+
+def test_draining_applications_run_until_the_next_state():
+    state = desired()
+    draining = state.model_copy(
+        update={"draining": [DeployedVersion(model="fraud", version=2, options=ScorerOptions(**DEDICATED))]}
+    )
+    assert set(apps(validate(render(draining)))) == {GATEWAY_APP, "fraud--v2"}
+    assert draining.applications == [GATEWAY_APP, "fraud--v2"]
+
+
 def test_ray_schema_catches_what_ray_refuses():
-    config = render(desired())
+    config = render(desired(**DEDICATED))
     config["applications"][1]["route_prefix"] = "/"
     with pytest.raises(ValueError, match="duplicate applications for route prefix"):
         validate(config)
@@ -59,7 +107,9 @@ def test_ray_schema_catches_what_ray_refuses():
     ("build", "message"),
     [
         pytest.param(
-            lambda: ScorerOptions(max_ongoing_requests=8), "at least max_batch_size", id="batch-cannot-fill"
+            lambda: ScorerOptions(**DEDICATED, max_ongoing_requests=8, batching=Batching()),
+            "at least max_batch_size",
+            id="batch-cannot-fill",
         ),
         pytest.param(
             lambda: Autoscaling(min_replicas=3, max_replicas=2),
@@ -72,6 +122,21 @@ def test_ray_schema_catches_what_ray_refuses():
             ),
             "not deployed: \\[1\\]",
             id="traffic-to-undeployed",
+        ),
+        pytest.param(
+            lambda: ScorerOptions(num_replicas=2),
+            'num_replicas configure a version\'s own deployment: add "placement": "dedicated"',
+            id="replicas-of-an-inline-version",
+        ),
+        pytest.param(
+            lambda: ScorerOptions(placement="inline", num_gpus=1),
+            "num_gpus > 0 is served dedicated",
+            id="gpu-inline",
+        ),
+        pytest.param(
+            lambda: desired(GatewayOptions(max_inline_versions=1)),
+            "2 inline versions \\(fraud:1, fraud:2\\) are more than each gateway replica holds",
+            id="too-many-inline",
         ),
     ],
 )

@@ -5,7 +5,7 @@ import pytest
 
 from models.store import ModelStore
 from models.training import TrainRequest, train
-from runtime.desired import DeployedVersion, DesiredState
+from runtime.desired import DeployedVersion, DesiredState, ScorerOptions
 from runtime.serving import initial_state, with_traffic
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic, TrafficTable
@@ -61,3 +61,40 @@ def test_stages_mirror_nothing_to_an_arriving_version():
 
     first = stages(ModelTraffic(weights={1: 100}), ModelTraffic(weights={1: 100}, shadows={2: 100.0}))[0]
     assert first.weights == {1: 100, 2: 0} and first.shadows == {}
+
+
+def _state(*versions: DeployedVersion) -> DesiredState:
+    weights = {v.version: 0 for v in versions}
+    weights[versions[0].version] = 100
+    return DesiredState(
+        store="s",
+        versions=list(versions),
+        traffic=TrafficTable(models={"fraud": ModelTraffic(weights=weights)}),
+    )
+
+
+def test_a_version_moving_inline_keeps_its_application_until_the_gateway_scores_it():
+    from runtime.serving import draining
+
+    dedicated = DeployedVersion(model="fraud", version=1, options=ScorerOptions(placement="dedicated"))
+    inline = DeployedVersion(model="fraud", version=1)
+    through = draining(_state(dedicated), _state(inline))
+    assert through.versions == [inline] and through.draining == [dedicated]
+    assert through.applications == ["gateway", "fraud--v1"]
+    assert draining(_state(inline), _state(dedicated)) is None  # the gateway waits for a new app itself
+    assert with_traffic(through, "fraud", ModelTraffic(weights={1: 100})).draining == []
+
+
+def test_heavy_neighbour_models_that_name_no_placement_are_placed_dedicated(tmp_path):
+    from runtime.serving import HEAVY_CELLS, placed
+
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    write_features(tmp_path / "t.csv", X)
+    store = ModelStore(str(tmp_path / "models"))
+    knn = train(TrainRequest("fraud", "knn", str(tmp_path / "t.csv")), store)
+    big = knn.model_copy(update={"training": knn.training.model_copy(update={"fit_rows": HEAVY_CELLS // 2})})
+    explicit = DeployedVersion(model="fraud", version=2, options=ScorerOptions(placement="inline"))
+    state = _state(DeployedVersion(model="fraud", version=1), explicit)
+    assert [v.inline for v in placed(state, {("fraud", 1): knn, ("fraud", 2): big}).versions] == [True, True]
+    heavy = placed(state, {("fraud", 1): big, ("fraud", 2): big})
+    assert [v.options.placement for v in heavy.versions] == ["dedicated", "inline"]  # explicit choices stand

@@ -1,4 +1,5 @@
-"""The runtime on real Ray Serve: routing, pins, shadows, batching, gRPC, WebSocket, bad input."""
+"""The runtime on real Ray Serve: inline and dedicated versions, routing, pins, sticky keys, shadows,
+batching, gRPC, WebSocket, bad input, load shedding and autoscaling."""
 
 import asyncio
 import json
@@ -11,13 +12,16 @@ import numpy as np
 import pytest
 import websockets
 
-from runtime.desired import Batching, ScorerOptions
+from runtime.desired import Autoscaling, Batching, ScorerOptions
 from runtime.rpc import raynomaly_pb2 as pb
 from runtime.rpc import raynomaly_pb2_grpc as pb_grpc
+from tests import wrk
+from tests.controller.live import Load
 
 pytestmark = pytest.mark.integration
 ROW = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0]
 GATEWAY = (("application", "gateway"),)
+DEDICATED = ScorerOptions(placement="dedicated")
 
 
 async def _versions(url: str, count: int, body: dict, headers=None, concurrency: int = 32) -> list[int]:
@@ -55,30 +59,40 @@ def _eventually(check, timeout_s: float = 30.0):
         time.sleep(0.5)
 
 
-def test_up_serves_the_newest_version_of_every_model(served):
+def with_options(served, model: str, options: dict[int, ScorerOptions], **update):
+    """The served desired state with these versions' options (and other fields) replaced."""
+    desired = served.desired()
+    versions = [
+        v.model_copy(update={"options": options[v.version]})
+        if v.model == model and v.version in options
+        else v
+        for v in desired.versions
+    ]
+    return desired.model_copy(update={"versions": versions, **update})
+
+
+def test_up_serves_the_newest_version_of_every_model_inline(served):
     status = json.loads(served.cli("status", "--json").stdout)
-    applications = {k: v for k, v in status["applications"].items() if not k.startswith("sensor")}
-    assert applications == {
-        "gateway": "RUNNING",
-        "fraud--v3": "RUNNING",
-        "churn--v1": "RUNNING",
-    }  # sensor: rollouts
+    assert status["applications"] == {"gateway": "RUNNING"}  # every version scores in the gateway
     assert httpx.get(f"{served.http}/ready").json() == {"ready": True}
     answer = httpx.post(f"{served.http}/api/v1/predict", json={"model": "churn", "features": ROW}).json()
     assert answer["version"] == 1 and len(answer["scores"]) == 1
 
 
-def test_weights_are_honoured_and_a_shift_keeps_every_replica(served):
+def test_weights_are_honoured_and_shifts_under_load_lose_nothing_and_restart_nothing(served):
     served.cli("traffic", "set", "fraud", "1=90", "2=10")
     before = served.replicas()
     versions = asyncio.run(_versions(served.http, 2000, {"model": "fraud", "features": ROW}))
     share = versions.count(2) / len(versions)
     # binomial share of 10% over 2,000 requests: standard deviation 0.0067; allow 4.5 of them
     assert abs(share - 0.10) < 0.03 and set(versions) == {1, 2}
-    served.cli("traffic", "set", "fraud", "1=50", "2=50")
+    with Load(served.http, model="fraud", rate=60) as load:
+        for weights in (["1=50", "2=50"], ["1=10", "2=90"], ["1=90", "2=10"]):
+            served.cli("traffic", "set", "fraud", *weights)
+            time.sleep(1)
     assert served.replicas() == before  # a weight change is a reconfigure, not a restart
-    versions = asyncio.run(_versions(served.http, 1000, {"model": "fraud", "features": ROW}))
-    assert abs(versions.count(2) / len(versions) - 0.5) < 0.07
+    assert load.failed == 0 and load.statuses[200] > 100, load.statuses
+    assert set(load.versions) == {1, 2}
 
 
 def test_pinned_versions_answer_even_at_zero_weight(served):
@@ -92,22 +106,43 @@ def test_pinned_versions_answer_even_at_zero_weight(served):
     assert missing.status_code == 404 and "version '9' of fraud is not deployed" in missing.json()["error"]
 
 
+def test_sticky_keys_keep_each_caller_on_one_version(served):
+    served.cli("traffic", "set", "fraud", "1=50", "2=50", "--sticky-header", "x-user")
+
+    async def callers():
+        async with httpx.AsyncClient(timeout=30.0) as client:
+            seen = {}
+            for user in range(30):
+                body, headers = {"model": "fraud", "features": ROW}, {"x-user": f"user-{user}"}
+                answers = [
+                    await client.post(f"{served.http}/api/v1/predict", json=body, headers=headers)
+                    for _ in range(5)
+                ]
+                seen[user] = {a.json()["version"] for a in answers}
+            return seen
+
+    seen = asyncio.run(callers())
+    assert all(len(versions) == 1 for versions in seen.values()), seen
+    assert {v for versions in seen.values() for v in versions} == {1, 2}  # both halves are used
+
+
 def test_shadow_copies_leave_answers_unchanged_and_are_measured(served):
     served.cli("traffic", "set", "fraud", "1=100", "--shadow", "3=100")
-    before = _metric(served, "ray_raynomaly_scored_rows_total", model="fraud", version="3", role="shadow")
+    labels = {"model": "fraud", "version": "3", "role": "shadow"}
+    before = _metric(served, "ray_raynomaly_scored_rows_total", **labels)
+    agreed = _metric(served, "ray_raynomaly_shadow_agreement_rows_total", model="fraud", version="3")
     versions = asyncio.run(_versions(served.http, 200, {"model": "fraud", "features": ROW}))
     assert set(versions) == {1}
-    grown = _eventually(
-        lambda: (
-            _metric(served, "ray_raynomaly_scored_rows_total", model="fraud", version="3", role="shadow")
-            >= before + 150
-        )
-    )
+    grown = _eventually(lambda: _metric(served, "ray_raynomaly_scored_rows_total", **labels) >= before + 150)
     assert grown, "shadow rows did not reach the metrics export"
+    compared = _metric(served, "ray_raynomaly_shadow_agreement_rows_total", model="fraud", version="3")
+    assert compared - agreed >= 150  # each mirrored row is paired with its answer
 
 
-def test_batching_really_batches_and_reconfigures_in_place(served):
+def test_inline_batching_really_batches_and_reconfigures_in_place(served):
     served.cli("traffic", "set", "fraud", "1=100")
+    batched = ScorerOptions(batching=Batching(max_batch_size=64, batch_wait_timeout_s=0.005))
+    served.apply(with_options(served, "fraud", {1: batched}))
     labels = {"model": "fraud", "version": "1"}
     batches = _metric(served, "ray_raynomaly_batch_size_count", **labels)
     rows = _metric(served, "ray_raynomaly_scored_rows_total", **labels)
@@ -117,14 +152,24 @@ def test_batching_really_batches_and_reconfigures_in_place(served):
     assert scored, "the 640 rows did not reach the metrics export"
     mean_batch = 640 / (_metric(served, "ray_raynomaly_batch_size_count", **labels) - batches)
     assert mean_batch > 1.5, f"64 concurrent callers were not batched together (mean batch {mean_batch:.2f})"
-    desired = served.desired()
     before = served.replicas()
-    bigger = ScorerOptions(batching=Batching(max_batch_size=128, batch_wait_timeout_s=0.01))
-    versions = [
-        v.model_copy(update={"options": bigger}) if v.app_name == "fraud--v1" else v for v in desired.versions
-    ]
-    served.apply(desired.model_copy(update={"versions": versions}))
-    assert served.replicas()["fraud--v1"] == before["fraud--v1"]
+    served.apply(with_options(served, "fraud", {1: ScorerOptions()}))  # batching off again, in place
+    assert served.replicas() == before
+
+
+def test_a_mixed_inline_and_dedicated_table_moves_both_ways_under_load(served):
+    served.cli("traffic", "set", "fraud", "1=50", "2=50")
+    with Load(served.http, model="fraud", rate=60) as load:
+        served.apply(with_options(served, "fraud", {2: DEDICATED}))
+        assert set(served.replicas()) == {"gateway", "fraud--v2"}
+        pinned = asyncio.run(
+            _versions(served.http, 20, {"model": "fraud", "features": ROW}, {"x-model-version": "2"})
+        )
+        assert set(pinned) == {2}
+        served.apply(with_options(served, "fraud", {2: ScorerOptions()}))  # back inline: drained first
+        gone = _eventually(lambda: set(served.replicas()) == {"gateway"})
+    assert gone, "the dedicated application was not removed once the gateway scored v2 itself"
+    assert load.failed == 0 and set(load.versions) == {1, 2}, load.statuses
 
 
 @pytest.mark.parametrize(
@@ -237,18 +282,15 @@ def test_traffic_set_refuses_bad_tables_with_exit_code_2(served):
     )
 
 
-def test_a_full_queue_sheds_load_with_503_and_retry_after(served):
+def test_a_full_gateway_queue_sheds_load_with_503_and_retry_after(served):
     import io
 
-    served.cli("traffic", "set", "fraud", "3=100")  # ECOD: the slowest scorer, so its queue fills
+    served.cli("traffic", "set", "fraud", "3=100")  # ECOD: the slowest scorer, so the queue fills
     desired = served.desired()
-    tight = ScorerOptions(max_ongoing_requests=8, max_queued_requests=2, batching=Batching(max_batch_size=8))
-    versions = [
-        v.model_copy(update={"options": tight}) if v.app_name == "fraud--v3" else v for v in desired.versions
-    ]
-    served.apply(desired.model_copy(update={"versions": versions}))
+    tight = desired.gateway.model_copy(update={"max_ongoing_requests": 4, "max_queued_requests": 2})
+    served.apply(desired.model_copy(update={"gateway": tight}))
     buffer = io.BytesIO()
-    np.save(buffer, np.tile(ROW, (20_000, 1)))  # a binary body: the gateway forwards it at once
+    np.save(buffer, np.tile(ROW, (20_000, 1)))
 
     async def blast():
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100), timeout=300.0) as client:
@@ -266,3 +308,25 @@ def test_a_full_queue_sheds_load_with_503_and_retry_after(served):
     statuses = {r.status_code for r in responses}
     assert statuses <= {200, 503} and 503 in statuses and 200 in statuses
     assert all(r.headers.get("retry-after") == "1" for r in responses if r.status_code == 503)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not wrk.available(), reason="wrk is not installed (make test installs it)")
+def test_the_gateway_scales_out_under_load_and_back_after_it_with_no_failed_request(served):
+    served.cli("traffic", "set", "fraud", "1=100")
+    desired = served.desired()
+    scaling = Autoscaling(min_replicas=1, max_replicas=2, target_ongoing_requests=0.4, upscale_delay_s=1,
+                          downscale_delay_s=2, metrics_interval_s=1, look_back_period_s=4)  # fmt: skip
+    served.apply(
+        desired.model_copy(update={"gateway": desired.gateway.model_copy(update={"autoscaling": scaling})})
+    )
+    body = json.dumps({"model": "fraud", "features": ROW}).encode()
+    try:
+        under_load = wrk.run(f"{served.http}/api/v1/predict", body, "application/json", 32, 30)
+        grown = len(served.replicas()["gateway"])
+        shrunk = _eventually(lambda: len(served.replicas()["gateway"]) == 1, timeout_s=120)
+    finally:
+        served.apply(desired)
+    assert grown == 2, "30 s of saturating load did not add a gateway replica"
+    assert shrunk, "the second gateway replica was not removed after the load stopped"
+    assert under_load.failed == 0 and under_load.requests > 1000, under_load
