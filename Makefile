@@ -21,13 +21,16 @@ $(STAMP): pyproject.toml requirements.lock
 $(STUBS): runtime/rpc/raynomaly.proto $(STAMP)
 	$(BIN)/python -m runtime.rpc.generate
 
-# The Prometheus server the integration tests start themselves: Debian's package, installed as root (CI).
-# The tests run their own servers, so the daemon the package may start (systemd, sysvinit) is stopped.
+# What the integration tests and benchmarks run themselves, from Debian's packages (installed as root, as
+# in CI): the Prometheus server, and wrk, the C load generator. The tests run their own Prometheus, so
+# the daemon the package may start (systemd, sysvinit) is stopped.
 system:
-	@command -v prometheus >/dev/null || [ "$$(id -u)" = 0 ] || { echo "make test needs the prometheus" \
-		"binary on PATH: run make as root to install it, or: sudo apt-get install prometheus" >&2; exit 1; }
-	@command -v prometheus >/dev/null || { echo "Installing Debian's prometheus package" && \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus && \
+	@command -v prometheus >/dev/null && command -v wrk >/dev/null || [ "$$(id -u)" = 0 ] || { echo "make test" \
+		"needs prometheus and wrk on PATH: run make as root to install them, or: sudo apt-get install" \
+		"prometheus wrk" >&2; exit 1; }
+	@command -v prometheus >/dev/null && command -v wrk >/dev/null || { echo "Installing Debian's prometheus" \
+		"and wrk packages" && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends prometheus wrk && \
 		if [ -d /run/systemd/system ]; then systemctl disable --now --quiet prometheus; \
 		elif [ -x /etc/init.d/prometheus ]; then /etc/init.d/prometheus stop; fi; }
 
@@ -55,8 +58,10 @@ stop: setup
 test: system setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: setup
+bench: system setup
 	$(BIN)/python benchmarks/bench_scoring.py
+	$(BIN)/python benchmarks/bench_serving.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,14 +1,16 @@
-"""What request and row rates does serving reach: batched vs unbatched, JSON vs binary, HTTP vs
-gRPC, HAProxy vs Serve's proxy, against one FastAPI + uvicorn process with the same scorer?
+"""Where does serving stand against its peers, on the same compiled scorer and the same machine: one
+FastAPI + uvicorn process, bare Ray Serve (one deployment scoring in its own replica, behind the
+same HAProxy ingress), and raynomaly with the version inline (one hop), dedicated (a second hop
+through a deployment handle), inline with dynamic batching, and inline on 2 gateway replicas?
 
-Locust (headless, FastHttpUser) runs in its own process on the same machine as the server.
-Results go to `benchmarks/results/serving.json` and are printed as a table.
+wrk (C) is the HTTP client, so the client leaves the cores to the server; gRPC uses a Python
+client (benchmarks/grpc_load.py), which takes a core of its own. Results go to
+`benchmarks/results/serving.json` and are printed as a table.
 
-    python benchmarks/bench_serving.py [--duration 15]
+    python benchmarks/bench_serving.py [--duration 10]
 """
 
 import argparse
-import csv
 import io
 import json
 import os
@@ -31,71 +33,60 @@ sys.path.insert(0, str(ROOT))
 
 from models.store import ModelStore  # noqa: E402
 from models.training import TrainRequest, train  # noqa: E402
-from runtime.desired import Batching, ScorerOptions  # noqa: E402
+from runtime.desired import Batching, GatewayOptions, ScorerOptions  # noqa: E402
+from tests import wrk  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
-PORTS = [
-    "--http-port",
-    "48000",
-    "--grpc-port",
-    "49000",
-    "--dashboard-port",
-    "48265",
-    "--ray-port",
-    "46379",
-    "--metrics-port",
-    "48080",
-]
+PORTS = {"--http-port": 48000, "--grpc-port": 49000, "--dashboard-port": 48265, "--ray-port": 46379,
+         "--metrics-port": 48080}  # fmt: skip
 HTTP, GRPC, PEER = "http://127.0.0.1:48000", "127.0.0.1:49000", "http://127.0.0.1:48500"
-FEATURES, BATCH_ROWS = 20, 1000
+FEATURES, BATCH_ROWS, MODEL = 20, 1000, "bench"
 console = Console(stderr=True)
 
 
-def locust(host: str, scenario: str, users: int, seconds: int, **extra) -> dict:
-    """One headless Locust run; its aggregated stats."""
-    with tempfile.TemporaryDirectory() as folder:
-        env = {
-            **os.environ,
-            "BENCH_SCENARIO": scenario,
-            "BENCH_FEATURES": str(FEATURES),
-            "BENCH_ROWS": str(BATCH_ROWS),
-            "PYTHONPATH": str(ROOT),
-            **{k: str(v) for k, v in extra.items()},
-        }
-        command = [
-            str(Path(sys.executable).with_name("locust")),
-            "-f",
-            str(ROOT / "benchmarks" / "locustfile.py"),
-            "--headless",
-            "-u",
-            str(users),
-            "-r",
-            str(users),
-            "-t",
-            f"{seconds}s",
-            "--host",
-            host,
-            "--csv",
-            f"{folder}/run",
-            "--only-summary",
-            "--stop-timeout",
-            "5",
-        ]
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 120)
-        if not Path(f"{folder}/run_stats.csv").exists():
-            raise RuntimeError(f"locust wrote no stats:\n{result.stderr[-3000:]}")
-        with open(f"{folder}/run_stats.csv") as f:
-            row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
-    rows_per_request = 1 if scenario == "predict" else BATCH_ROWS
-    rps = float(row["Requests/s"])
+def bodies() -> dict[str, tuple[str, bytes, str, int]]:
+    """Scenario -> (path, body, content type, connections)."""
+    rng = np.random.default_rng(0)
+    batch = rng.normal(size=(BATCH_ROWS, FEATURES))
+    npy = io.BytesIO()
+    np.save(npy, batch)
+    arrow = io.BytesIO()
+    table = pa.table({f"f{j}": batch[:, j] for j in range(FEATURES)})
+    with pa.ipc.new_stream(arrow, table.schema) as writer:
+        writer.write_table(table)
+    single = json.dumps({"model": MODEL, "features": rng.normal(size=FEATURES).tolist()}).encode()
+    batch_path = f"/api/v1/predict/batch?model={MODEL}"
     return {
-        "requests": int(row["Request Count"]),
-        "failures": int(row["Failure Count"]),
-        "rps": rps,
-        "rows_per_s": rps * rows_per_request,
-        "p50_ms": float(row["50%"]),
-        "p99_ms": float(row["99%"]),
+        "json-1": ("/api/v1/predict", single, "application/json", 64),
+        "npy-1000": (batch_path, npy.getvalue(), "application/x-npy", 8),
+        "arrow-1000": (batch_path, arrow.getvalue(), "application/vnd.apache.arrow.stream", 8),
     }
+
+
+def measure(target: str, base: str, scenarios: list[str], seconds: int, runs: list[dict]) -> None:
+    """wrk runs of `scenarios` against `base` (a warm-up second first), recorded in `runs`."""
+    for scenario in scenarios:
+        path, body, content_type, connections = bodies()[scenario]
+        wrk.run(base + path, body, content_type, connections, 1)
+        console.print(f"{target}: {scenario} x{connections} ...")
+        result = wrk.run(base + path, body, content_type, connections, seconds)
+        rows = 1 if scenario == "json-1" else BATCH_ROWS
+        runs.append({"target": target, "scenario": scenario, "connections": connections,
+                     "requests": result.requests, "failed": result.failed, "rps": result.rate,
+                     "rows_per_s": result.rate * rows, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms})  # fmt: skip
+
+
+def measure_grpc(target: str, seconds: int, runs: list[dict]) -> None:
+    console.print(f"{target}: grpc-1000 x8 ...")
+    command = [sys.executable, str(ROOT / "benchmarks" / "grpc_load.py"), GRPC, MODEL, str(BATCH_ROWS),
+               str(FEATURES), "8", str(seconds)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    rps = result["requests"] / result["seconds"]
+    runs.append({"target": target, "scenario": "grpc-1000", "connections": 8, "requests": result["requests"],
+                 "failed": result["failed"], "rps": rps, "rows_per_s": rps * BATCH_ROWS,
+                 "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"]})  # fmt: skip
 
 
 def raynomaly(environ: dict, *args: str) -> None:
@@ -105,174 +96,152 @@ def raynomaly(environ: dict, *args: str) -> None:
         raise RuntimeError(f"raynomaly {' '.join(args)}: {result.stderr}")
 
 
-def serve_versions(environ: dict) -> None:
-    """bench v1 unbatched (max_batch_size 1) and v2 batched (64), both deployed, v2 routed."""
-    from runtime.cluster import ensure_token
-    from runtime.serve_api import ServeApi
-    from runtime.serving import apply, read_record, wait_ready, with_traffic, write_record
-    from runtime.settings import RuntimeSettings
-    from runtime.traffic import ModelTraffic
+class Runtime:
+    """The local runtime `raynomaly up` started, driven the way the CLI drives it."""
 
-    settings = RuntimeSettings.resolve(environ)
-    record = read_record(settings)
-    desired = with_traffic(record.desired, "bench", ModelTraffic(weights={1: 0, 2: 100}))
-    unbatched = ScorerOptions(batching=Batching(max_batch_size=1, batch_wait_timeout_s=0.0))
-    versions = [
-        v.model_copy(update={"options": unbatched}) if v.version == 1 else v for v in desired.versions
-    ]
-    desired = desired.model_copy(update={"versions": versions})
-    api = ServeApi(record.dashboard_url, ensure_token(settings.token_path))
-    apply(api, desired)
-    write_record(settings, record.model_copy(update={"desired": desired}))
-    wait_ready(api, record.http_url, desired, 300)
+    def __init__(self, environ: dict):
+        from runtime.cluster import ensure_token
+        from runtime.serve_api import ServeApi
+        from runtime.serving import read_record
+        from runtime.settings import RuntimeSettings
+
+        self.settings = RuntimeSettings.resolve(environ)
+        self.record = read_record(self.settings)
+        self.api = ServeApi(self.record.dashboard_url, ensure_token(self.settings.token_path))
+
+    def serve(self, options: ScorerOptions = ScorerOptions(), gateway: GatewayOptions = GatewayOptions()):
+        """The bench model's version 1 with `options`, behind a gateway with `gateway` options."""
+        from runtime.serving import apply, wait_ready
+
+        desired = self.record.desired
+        versions = [v.model_copy(update={"options": options}) for v in desired.versions]
+        desired = desired.model_copy(update={"versions": versions, "gateway": gateway})
+        apply(self.api, desired)
+        wait_ready(self.api, self.record.http_url, desired, 300)
+
+    def serve_bare(self, store: str) -> None:
+        """Bare Ray Serve instead of raynomaly: one deployment, the same ingress."""
+        http = self.record.desired.endpoints
+        self.api.apply({
+            "proxy_location": "HeadOnly",
+            "http_options": {"host": http.host, "port": http.http_port},
+            "applications": [{"name": "bare", "route_prefix": "/", "import_path": "peers:bare",
+                              "args": {"store": store, "model": MODEL},
+                              "deployments": [{"name": "Bare", "num_replicas": 1,
+                                               "ray_actor_options": {"num_cpus": 0.5}}]}],
+        })  # fmt: skip
+        wait_answering(f"{HTTP}/api/v1/predict")
 
 
-def costs(store: str) -> dict:
-    """Where one 1,000-row request's time goes in-process: parse, score, encode (ms, median of 20)."""
-    import models
-
-    model = models.load("bench", 2, store)
-    X = np.random.default_rng(1).normal(size=(BATCH_ROWS, FEATURES))
-    body = json.dumps({"model": "bench", "instances": X.tolist()}).encode()
-    buffer = io.BytesIO()
-    np.save(buffer, X)
-    npy = buffer.getvalue()
-    steps = {
-        "json_parse": lambda: np.asarray(json.loads(body)["instances"], dtype=np.float64),
-        "npy_parse": lambda: np.load(io.BytesIO(npy), allow_pickle=False),
-        "score": lambda: model.decision_function(X),
-        "json_encode": lambda: json.dumps({"scores": X[:, 0].tolist(), "labels": [0] * BATCH_ROWS}),
-    }
-    timings = {}
-    for name, step in steps.items():
-        samples = []
-        for _ in range(20):
-            started = time.perf_counter()
-            step()
-            samples.append((time.perf_counter() - started) * 1000)
-        timings[name] = float(np.median(samples))
-    return timings
+def wait_answering(url: str, timeout_s: float = 300.0) -> None:
+    body = {"model": MODEL, "features": [0.0] * FEATURES}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(url, json=body, timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer in {timeout_s:.0f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15)
-    args = parser.parse_args()
-    seconds = args.duration
+    parser.add_argument("--duration", type=int, default=10)
+    seconds = parser.parse_args().duration
     root = Path(tempfile.mkdtemp(prefix="raynomaly-bench-"))
     rng = np.random.default_rng(0)
     X = rng.normal(size=(10_000, FEATURES)) @ rng.normal(size=(FEATURES, FEATURES))
     arrow_csv.write_csv(pa.table({f"f{j}": X[:, j] for j in range(FEATURES)}), root / "train.csv")
     store = ModelStore(str(root / "models"))
-    for _ in range(2):
-        train(TrainRequest("bench", "iforest", str(root / "train.csv"), params={"random_state": 0}), store)
-    environ = {**os.environ, "RAYNOMALY_HOME": str(root / "state"), "RAYNOMALY_STORE": store.uri}
-    runs = []
-
-    def record(target: str, scenario: str, users: int, host: str, **extra) -> None:
-        console.print(f"{target}: {scenario} x{users} ...")
-        runs.append(
-            {
-                "target": target,
-                "scenario": scenario,
-                "users": users,
-                **locust(host, scenario, users, seconds, **extra),
-            }
-        )
-
-    for ingress in ("haproxy", "proxy"):
-        raynomaly(environ, "up", "--ingress", ingress, *PORTS)
-        try:
-            serve_versions(environ)
-            target = f"serve+{ingress}"
-            users_list = (1, 16, 64) if ingress == "haproxy" else (64,)
-            for users in users_list:
-                record(f"{target} unbatched", "predict", users, HTTP, BENCH_VERSION=1, BENCH_MODEL="bench")
-                record(f"{target} batched", "predict", users, HTTP, BENCH_VERSION=2, BENCH_MODEL="bench")
-            for scenario in ("batch_json", "batch_npy", "grpc_batch"):
-                if ingress == "proxy" and scenario == "batch_json":
-                    continue
-                record(target, scenario, 8, HTTP, BENCH_VERSION=2, BENCH_MODEL="bench", BENCH_GRPC=GRPC)
-        finally:
-            raynomaly(environ, "down", "--ray-port", "46379")
-    peer = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "peer.py"), store.uri, "bench", "48500"],
-        env={**environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
-    )
+    train(TrainRequest(MODEL, "iforest", str(root / "train.csv"), params={"random_state": 0}), store)
+    environ = {**os.environ, "RAYNOMALY_HOME": str(root / "state"), "RAYNOMALY_STORE": store.uri,
+               "RAYNOMALY_CONTROLLER_PORT": "48600", "PYTHONPATH": str(ROOT / "benchmarks"),
+               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # fmt: skip
+    runs: list[dict] = []
+    peer = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "peers.py"), store.uri, MODEL, "48500"],
+                            env=environ)  # fmt: skip
     try:
-        for _ in range(120):
-            try:
-                httpx.post(f"{PEER}/api/v1/predict", json={"features": [0.0] * FEATURES}, timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        record("fastapi peer", "predict", 64, PEER, BENCH_MODEL="bench")
-        for scenario in ("batch_json", "batch_npy"):
-            record("fastapi peer", scenario, 8, PEER, BENCH_MODEL="bench")
+        wait_answering(f"{PEER}/api/v1/predict")
+        measure("FastAPI, 1 process", PEER, ["json-1", "npy-1000", "arrow-1000"], seconds, runs)
     finally:
         peer.terminate()
         peer.wait(timeout=30)
-    write(runs, costs(store.uri), seconds)
+    flags = [str(part) for flag, port in PORTS.items() for part in (flag, port)]
+    raynomaly(environ, "up", *flags)
+    try:
+        runtime = Runtime(environ)
+        http_scenarios = ["json-1", "npy-1000", "arrow-1000"]
+        runtime.serve_bare(store.uri)
+        measure("bare Ray Serve", HTTP, http_scenarios, seconds, runs)
+        runtime.serve()
+        measure("raynomaly inline", HTTP, http_scenarios, seconds, runs)
+        measure_grpc("raynomaly inline", seconds, runs)
+        runtime.serve(ScorerOptions(batching=Batching(max_batch_size=64, batch_wait_timeout_s=0.005)))
+        measure("raynomaly inline, batched (64, 5 ms)", HTTP, ["json-1"], seconds, runs)
+        runtime.serve(ScorerOptions(placement="dedicated"))
+        measure("raynomaly dedicated", HTTP, http_scenarios, seconds, runs)
+        measure_grpc("raynomaly dedicated", seconds, runs)
+        runtime.serve(gateway=GatewayOptions(num_replicas=2))
+        measure("raynomaly inline, 2 gateway replicas", HTTP, http_scenarios, seconds, runs)
+    finally:
+        raynomaly(environ, "down", "--ray-port", str(PORTS["--ray-port"]))
+    write(runs, seconds)
 
 
-def _find(runs, target, scenario, users=None):
-    return next(
-        r for r in runs if r["target"] == target and r["scenario"] == scenario and users in (None, r["users"])
-    )
+def _rate(runs: list[dict], target: str, scenario: str, key: str = "rps") -> float:
+    return next(r[key] for r in runs if r["target"] == target and r["scenario"] == scenario)
 
 
-def write(runs: list[dict], cost: dict, seconds: int) -> None:
-    """Goals as ratios within this run, the JSON document and the table."""
-    batched = _find(runs, "serve+haproxy batched", "predict", 64)["rps"]
-    unbatched = _find(runs, "serve+haproxy unbatched", "predict", 64)["rps"]
-    npy = _find(runs, "serve+haproxy", "batch_npy")["rows_per_s"]
-    as_json = _find(runs, "serve+haproxy", "batch_json")["rows_per_s"]
-    peer_best = max(_find(runs, "fastapi peer", s)["rows_per_s"] for s in ("batch_json", "batch_npy"))
-    goals = [
-        {"goal": "batched single-row rps >= 3x unbatched at 64 users", "measured": batched / unbatched},
-        {
-            "goal": "batch endpoint rows/s >= 0.8x the FastAPI peer's (best format each)",
-            "measured": npy / peer_best,
-        },
-        {"goal": "binary batch rows/s >= 2x JSON's", "measured": npy / as_json},
-    ]
-    for goal, minimum in zip(goals, (3.0, 0.8, 2.0), strict=True):
-        goal["met"] = goal["measured"] >= minimum
+def goals(runs: list[dict]) -> list[dict]:
+    """The issue's goals and what else the runs say, as ratios within this run."""
+    inline, bare, peer = "raynomaly inline", "bare Ray Serve", "FastAPI, 1 process"
+    best_peer = max(_rate(runs, peer, s, "rows_per_s") for s in ("npy-1000", "arrow-1000"))
+    best_inline = max(_rate(runs, inline, s, "rows_per_s") for s in ("npy-1000", "arrow-1000"))
+    measured = [
+        ("inline single-row req/s >= 0.9x bare Ray Serve", 0.9,
+         _rate(runs, inline, "json-1") / _rate(runs, bare, "json-1")),
+        ("inline 1,000-row .npy rows/s >= 0.9x bare Ray Serve", 0.9,
+         _rate(runs, inline, "npy-1000") / _rate(runs, bare, "npy-1000")),
+        ("inline batch rows/s >= 0.8x the FastAPI process (best binary format each)", 0.8, best_inline / best_peer),
+        ("dedicated single-row req/s, x inline (the second hop)", None,
+         _rate(runs, "raynomaly dedicated", "json-1") / _rate(runs, inline, "json-1")),
+        ("batched single-row req/s, x unbatched (does batching pay inline?)", None,
+         _rate(runs, "raynomaly inline, batched (64, 5 ms)", "json-1") / _rate(runs, inline, "json-1")),
+        ("2 gateway replicas single-row req/s, x 1 replica (2 cores)", None,
+         _rate(runs, "raynomaly inline, 2 gateway replicas", "json-1") / _rate(runs, inline, "json-1")),
+    ]  # fmt: skip
+    return [{"goal": goal, "minimum": minimum, "measured": value, "met": None if minimum is None else value >= minimum}
+            for goal, minimum, value in measured]  # fmt: skip
+
+
+def write(runs: list[dict], seconds: int) -> None:
+    """The JSON document and the table."""
     document = {
-        "question": __doc__.splitlines()[0],
+        "question": " ".join(__doc__.split("\n\n")[0].split()),
         "measured_at": datetime.now(UTC).isoformat(),
         "machine": {"cpus": os.cpu_count()},
+        "client": "wrk (HTTP, 2 threads), benchmarks/grpc_load.py (gRPC, Python)",
         "duration_s": seconds,
         "rows_per_batch": BATCH_ROWS,
         "features": FEATURES,
         "runs": runs,
-        "in_process_costs_ms": cost,
-        "goals": goals,
+        "goals": goals(runs),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(document, indent=2) + "\n")
     table = Table(
-        "target", "scenario", "users", "rps", "rows/s", "p50 ms", "p99 ms", "failures", title="serving"
+        "target", "scenario", "conns", "req/s", "rows/s", "p50 ms", "p99 ms", "failed", title="serving"
     )
     for r in runs:
-        table.add_row(
-            r["target"],
-            r["scenario"],
-            str(r["users"]),
-            f"{r['rps']:,.0f}",
-            f"{r['rows_per_s']:,.0f}",
-            f"{r['p50_ms']:.0f}",
-            f"{r['p99_ms']:.0f}",
-            str(r["failures"]),
-        )
+        table.add_row(r["target"], r["scenario"], str(r["connections"]), f"{r['rps']:,.0f}", f"{r['rows_per_s']:,.0f}",
+                      f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", str(r["failed"]))  # fmt: skip
     out = Console()
     out.print(table)
-    out.print(
-        "in-process costs of one 1,000-row request (ms): "
-        + ", ".join(f"{k} {v:.2f}" for k, v in cost.items())
-    )
-    for goal in goals:
-        out.print(f"{'met ' if goal['met'] else 'MISSED'}  {goal['goal']}: {goal['measured']:.2f}x")
+    for goal in document["goals"]:
+        verdict = "      " if goal["met"] is None else ("met   " if goal["met"] else "MISSED")
+        out.print(f"{verdict} {goal['goal']}: {goal['measured']:.2f}x")
     out.print(f"written to {RESULTS}")
 
 

@@ -1,8 +1,9 @@
-"""`raynomaly batch score`: score files with a model version on Ray Data, on a registered target.
+"""`raynomaly batch score`: score files with a model version, on a registered target.
 
-A target decides where the job's driver runs: `local` runs it in this process (on the Ray cluster
-at `RAY_ADDRESS` when set, as in a RayJob's driver, else on a private local Ray). The environment
-is read here, at the edge, and nowhere in the job itself.
+A target decides where the job's driver runs: `local` runs it in this process, which scores the
+rows itself or on Ray Data (`--engine auto` picks: Ray Data on the cluster at `RAY_ADDRESS`, as in a
+RayJob's driver, or when its actors are predicted to beat one process; else one process). The
+environment is read here, at the edge, and nowhere in the job itself.
 """
 
 import json
@@ -22,7 +23,9 @@ from models.settings import ModelSettings
 from models.store import parse_ref
 from runtime.batch import BatchFailed, BatchReport, BatchRequest, run_batch
 
-app = typer.Typer(no_args_is_help=True, help="Score files with a model version on Ray Data.")
+app = typer.Typer(
+    no_args_is_help=True, help="Score files with a model version, in one process or on Ray Data."
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -59,7 +62,7 @@ class LocalTarget:
         pass
 
     def score(self, request: BatchRequest, *, progress: bool) -> BatchReport:
-        """Run the job here with Ray Data."""
+        """Run the job here (in this process or on Ray Data)."""
         return run_batch(request, progress=progress)
 
 
@@ -90,7 +93,7 @@ class KubeRayTarget:
         ref = request.model if request.version is None else f"{request.model}:{request.version}"
         flags = ["--batch-size", str(request.batch_size), "--concurrency", str(request.concurrency),
                  "--on-bad-rows", request.on_bad_rows,
-                 "--rows-per-file", str(request.rows_per_file)]  # fmt: skip
+                 "--rows-per-file", str(request.rows_per_file), "--engine", request.engine]  # fmt: skip
         name = f"raynomaly-batch-{uuid.uuid4().hex[:8]}"
         template = manifests.batch_template(where.image, where.namespace)
         job = manifests.batch_job(template, name, ref, request.input, request.output, request.store, flags)
@@ -131,6 +134,9 @@ def score_command(
     num_cpus: Annotated[
         int | None, typer.Option(help="CPUs of a private local Ray (default: concurrency + 1).")
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="auto (fastest predicted), process (here) or ray (Ray Data).")
+    ] = "auto",
     target: Annotated[str, typer.Option(help=f"Where the job runs: {', '.join(TARGETS)}.")] = "local",
     namespace: Annotated[str, typer.Option(help="kuberay: the RayJob's namespace.")] = "raynomaly",
     kubeconfig: Annotated[
@@ -141,7 +147,7 @@ def score_command(
     timeout: Annotated[float, typer.Option(help="kuberay: seconds to follow the RayJob.")] = 3600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ):
-    """Score every row of a file or folder with a model version on Ray Data, writing Parquet.
+    """Score every row of a file or folder with a model version, writing Parquet.
 
     On kuberay the job runs as a RayJob (paths and --store as the cluster sees them, default
     /models) and this command follows it to its end."""
@@ -161,6 +167,7 @@ def score_command(
         address=os.environ.get("RAY_ADDRESS") or None,
         num_cpus=num_cpus,
         rows_per_file=rows_per_file,
+        engine=engine,
     )
     report = runner.score(request, progress=not as_json)
     if as_json:
@@ -171,9 +178,14 @@ def score_command(
         return
     bad = f", {report.bad_rows:,} bad rows scored as null" if report.bad_rows else ""
     files = f"{len(report.files)} file{'s' if len(report.files) != 1 else ''}"
+    where = (
+        "one process"
+        if report.engine == "process"
+        else f"Ray Data, Ray start {report.ray_start_seconds:.1f} s"
+    )
     out.print(
         f"{report.model}:{report.version}: {report.rows_in:,} rows in, {report.rows_out:,} out{bad}; "
-        f"{report.rows_per_second:,.0f} rows/s ({report.seconds:.1f} s, "
-        f"Ray start {report.ray_start_seconds:.1f} s); written to {report.output} ({files})",
+        f"{report.rows_per_second:,.0f} rows/s ({report.seconds:.1f} s, {where}); "
+        f"written to {report.output} ({files})",
         highlight=False,
     )

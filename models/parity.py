@@ -7,7 +7,6 @@ reference bit for bit; the tolerances leave room only for the documented roundin
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from scipy.stats import spearmanr
 
 
 class Tolerance(BaseModel):
@@ -64,6 +63,8 @@ class ParityReport(BaseModel):
 def _spearman(reference: np.ndarray, compiled: np.ndarray) -> float:
     if np.ptp(reference) == 0 or np.ptp(compiled) == 0:
         return 1.0 if np.array_equal(reference, compiled) else 0.0
+    from scipy.stats import spearmanr  # SciPy takes ~0.5 s to import: only training pays for it
+
     return float(spearmanr(reference, compiled).statistic)
 
 

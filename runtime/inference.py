@@ -150,7 +150,7 @@ class Inference:
 
     def _mirror(self, model: str, version: int, matrix, answered: asyncio.Future) -> None:
         if self._shadows_in_flight >= self.config.shadow_max_in_flight:
-            self._metrics.shadow_dropped.inc(1, {"model": model, "version": str(version)})
+            self._metrics.record_dropped(model, version)
             return
         self._shadows_in_flight += 1
         scorer = self._scorers[(model, version)]  # mirrors are versions of the table: placed

@@ -6,22 +6,59 @@ twenty fixed 5% buckets, so the score drift of any detector is measured on the s
 version that scores like its reference fills every bucket equally. Bucket counts are counters
 (one increment per bucket per batch), not per-row histogram observations, to stay off the hot
 path of 1,000-row requests.
+
+Counter increments are summed in the replica and added to Ray's counters at most every FLUSH_S
+(`Tally`): each call into Ray's metrics costs ~3-8 us, and per-request metrics took ~20% of an
+inline gateway's single-row throughput (measured: 2,530 vs 3,140 req/s without them). Histograms
+(latency, batch size) are observed per request: Ray has no way to add pre-counted buckets.
 """
+
+import asyncio
+from collections import defaultdict
 
 import numpy as np
 from ray.serve.metrics import Counter, Histogram
 
 PERCENTILE_EDGES = np.round(np.linspace(0.05, 1.0, 20), 2)
+BUCKET_NAMES = [f"{edge:.2f}" for edge in PERCENTILE_EDGES]
 LATENCY_MS = [0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 250, 500, 1000, 2500, 5000]
 BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536]
 VERSION_TAGS = ("model", "version", "role")
+FLUSH_S = 0.5
+
+
+class Tally:
+    """Counter increments summed here and added to Ray's counters FLUSH_S after the first one since
+    the last flush (at once outside an event loop)."""
+
+    def __init__(self):
+        self._pending: dict[tuple, float] = defaultdict(float)
+        self._scheduled = False
+
+    def add(self, counter: Counter, value: float, keys: tuple[str, ...], values: tuple[str, ...]) -> None:
+        """Add `value` to `counter` under the tags `keys` = `values`."""
+        self._pending[(counter, keys, values)] += value
+        if self._scheduled:
+            return
+        try:
+            asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
+            self._scheduled = True
+        except RuntimeError:  # no event loop: nothing would flush later
+            self.flush()
+
+    def flush(self) -> None:
+        """Add every pending sum to its counter."""
+        pending, self._pending, self._scheduled = self._pending, defaultdict(float), False
+        for (counter, keys, values), value in pending.items():
+            counter.inc(value, dict(zip(keys, values, strict=True)))
 
 
 class ScorerMetrics:
     """What a replica that scores (the gateway for inline versions, a dedicated Scorer) records for
     each scored batch; one per replica, shared by its versions."""
 
-    def __init__(self):
+    def __init__(self, tally: Tally | None = None):
+        self._tally = tally or Tally()
         self.batch_size = Histogram(
             "raynomaly_batch_size",
             "Rows per scored batch",
@@ -42,15 +79,21 @@ class ScorerMetrics:
         self, model: str, version: int, role: str, percentiles: np.ndarray, labels: np.ndarray
     ) -> None:
         """Count one request's rows, anomalies and percentile buckets."""
-        tags = {"model": model, "version": str(version), "role": role}
-        self.rows.inc(len(labels), tags)
+        tags = (model, str(version), role)
+        self._tally.add(self.rows, len(labels), VERSION_TAGS, tags)
         anomalies = int(labels.sum())
         if anomalies:
-            self.anomalies.inc(anomalies, tags)
-        counts = np.bincount(np.searchsorted(PERCENTILE_EDGES, percentiles, side="left"), minlength=20)
-        for edge, count in zip(PERCENTILE_EDGES, counts[:20], strict=True):
-            if count:
-                self.percentile.inc(int(count), {**tags, "bucket": f"{edge:.2f}"})
+            self._tally.add(self.anomalies, anomalies, VERSION_TAGS, tags)
+        buckets = np.minimum(np.searchsorted(PERCENTILE_EDGES, percentiles, side="left"), 19)
+        counted = (
+            ((buckets[0], 1),)
+            if len(buckets) == 1
+            else zip(*np.unique(buckets, return_counts=True), strict=True)
+        )
+        for bucket, count in counted:
+            self._tally.add(
+                self.percentile, int(count), (*VERSION_TAGS, "bucket"), (*tags, BUCKET_NAMES[bucket])
+            )
 
     def record_batch(self, model: str, version: int, size: int) -> None:
         """Observe the size of one scored batch."""
@@ -60,7 +103,8 @@ class ScorerMetrics:
 class GatewayMetrics:
     """What the gateway records for each request it answers or mirrors."""
 
-    def __init__(self):
+    def __init__(self, tally: Tally | None = None):
+        self._tally = tally or Tally()
         self.requests = Counter(
             "raynomaly_requests",
             "Requests by outcome (ok, client_error, server_error)",
@@ -69,7 +113,7 @@ class GatewayMetrics:
         self.latency = Histogram(
             "raynomaly_request_latency_ms", "Request latency through the gateway", LATENCY_MS, VERSION_TAGS
         )
-        self.shadow_dropped = Counter(
+        self._dropped = Counter(
             "raynomaly_shadow_dropped",
             "Shadow copies dropped because too many were in flight",
             ("model", "version"),
@@ -82,14 +126,17 @@ class GatewayMetrics:
 
     def record(self, model: str, version: int, role: str, outcome: str, latency_ms: float) -> None:
         """Count one request and observe its latency."""
-        tags = {"model": model, "version": str(version), "role": role}
-        self.requests.inc(1, {**tags, "outcome": outcome})
-        self.latency.observe(latency_ms, tags)
+        tags = (model, str(version), role)
+        self._tally.add(self.requests, 1, (*VERSION_TAGS, "outcome"), (*tags, outcome))
+        self.latency.observe(latency_ms, dict(zip(VERSION_TAGS, tags, strict=True)))
+
+    def record_dropped(self, model: str, version: int) -> None:
+        """Count one shadow copy dropped because too many were in flight."""
+        self._tally.add(self._dropped, 1, ("model", "version"), (model, str(version)))
 
     def record_agreement(self, model: str, version: int, agree: int, disagree: int) -> None:
         """Count one mirrored request's rows by whether the shadow's labels matched the answer."""
-        tags = {"model": model, "version": str(version)}
-        if agree:
-            self.agreement.inc(agree, {**tags, "agreement": "agree"})
-        if disagree:
-            self.agreement.inc(disagree, {**tags, "agreement": "disagree"})
+        keys = ("model", "version", "agreement")
+        for agreement, rows in (("agree", agree), ("disagree", disagree)):
+            if rows:
+                self._tally.add(self.agreement, rows, keys, (model, str(version), agreement))

@@ -48,10 +48,6 @@ class Result:
         return self.requests / self.seconds
 
 
-def available() -> bool:
-    return shutil.which("wrk") is not None
-
-
 def run(url: str, body: bytes, content_type: str, connections: int, seconds: float,
         header: str = "", threads: int = 2) -> Result:  # fmt: skip
     """One wrk run; RuntimeError with wrk's output if it printed no summary."""

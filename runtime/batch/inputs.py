@@ -129,12 +129,18 @@ def read_inputs(uri: str, names: Sequence[str]) -> Inputs:
     return Inputs(kind, filesystem, tuple(paths), schemas[0], sum(rows))
 
 
-def _batches(inputs: Inputs, path: str, names: Sequence[str]) -> Iterator[pa.RecordBatch]:
+def read_batches(inputs: Inputs, path: str, names: Sequence[str], *, only_features: bool = False,
+                 batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:  # fmt: skip
+    """The rows of one input file in order, every column or the feature columns `names` only; CSV
+    feature columns as text (`csv_options`). Parquet in batches of `batch_size` rows, CSV in the
+    blocks Arrow reads."""
     if inputs.format == "parquet":
-        yield from pq.ParquetFile(inputs.filesystem.open_input_file(path)).iter_batches(columns=list(names))
+        parquet = pq.ParquetFile(inputs.filesystem.open_input_file(path))
+        yield from parquet.iter_batches(batch_size=batch_size, columns=list(names) if only_features else None)
         return
     options = csv_options(names)
-    options.include_columns = list(names)
+    if only_features:
+        options.include_columns = list(names)
     with csv.open_csv(inputs.filesystem.open_input_stream(path), convert_options=options) as reader:
         yield from reader
 
@@ -144,7 +150,7 @@ def locate_bad_rows(inputs: Inputs, names: Sequence[str]) -> tuple[int, list[tup
     count, listed = 0, []
     for path in inputs.paths:
         offset = 0
-        for batch in _batches(inputs, path, names):
+        for batch in read_batches(inputs, path, names, only_features=True):
             problems = features(batch, names).problems
             if problems is not None:
                 rows = np.flatnonzero(np.not_equal(problems, None))

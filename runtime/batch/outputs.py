@@ -3,21 +3,17 @@ verified from the files' footers (row count, the model's key-value metadata) and
 into place, so that a failed job leaves nothing at the output path. The move is a rename on local
 disks; object stores copy.
 
-Files are written by `OrderedParquet`: each write task writes its blocks in the order it received
-them to `part-<task>.parquet`. Ray Data's own Parquet sink writes a task's blocks with Arrow's
-multi-threaded dataset writer, which reorders them, so output rows would not follow input rows.
+Files are named `part-NNNNNN.parquet`, in the order of the rows they hold: written by
+`PartWriter` in one process, by `ray_data.OrderedParquet` on Ray Data.
 """
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from ray.data.block import Block, BlockAccessor
-from ray.data.datasource import Datasink
 
 from models.errors import InvalidInput
 from runtime.batch.inputs import filesystem_of
@@ -51,31 +47,48 @@ def writer_options(schema: pa.Schema) -> dict:
     return {"use_dictionary": [f.name for f in schema if not pa.types.is_floating(f.type)]}
 
 
-class OrderedParquet(Datasink[list[int]]):
-    """Ray Data sink: each write task writes its blocks, in order, to one file `part-<task>.parquet`
-    in `folder`, gathering at least `rows_per_file` rows (the last file may hold fewer)."""
+class PartWriter:
+    """Writes scored tables, in order, into `part-NNNNNN.parquet` files of the staging folder, each
+    holding at least `rows_per_file` rows (the last may hold fewer). A table whose columns do not
+    cast to the open file's (a CSV column inferred otherwise in another block) starts a new file."""
 
-    def __init__(self, filesystem: pafs.FileSystem, folder: str, rows_per_file: int):
-        self.filesystem, self.folder, self.rows_per_file = filesystem, folder, rows_per_file
+    def __init__(self, output: Output, rows_per_file: int):
+        self._output, self._rows_per_file = output, rows_per_file
+        self._writer: pq.ParquetWriter | None = None
+        self._stream, self._rows, self._files = None, 0, 0
 
-    @property
-    def min_rows_per_write(self) -> int:
-        """Rows Ray Data gathers for each write task."""
-        return self.rows_per_file
+    def write(self, table: pa.Table) -> None:
+        if self._writer is not None and self._rows >= self._rows_per_file:
+            self.close()
+        fitted = self._fitted(table) if self._writer is not None else None
+        if fitted is None:
+            self.close()
+            path = f"{self._output.staging}/part-{self._files:06d}.parquet"
+            self._stream = self._output.filesystem.open_output_stream(path)
+            self._writer = pq.ParquetWriter(self._stream, table.schema, **writer_options(table.schema))
+            self._files, self._rows, fitted = self._files + 1, 0, table
+        self._writer.write_table(fitted)
+        self._rows += table.num_rows
 
-    def write(self, blocks: Iterable[Block], ctx) -> list[int]:
-        """Write this task's blocks to one file; returns [rows written] ([] for no rows). `ctx` is
-        Ray Data's task context: its `task_idx` numbers write tasks in the order of their input."""
-        tables = [t for t in (BlockAccessor.for_block(b).to_arrow() for b in blocks) if t.num_rows]
-        if not tables:
-            return []
-        schema = pa.unify_schemas([t.schema for t in tables])  # keeps the first one's metadata
-        path = f"{self.folder}/part-{ctx.task_idx:06d}.parquet"  # name order is write order
-        stream = self.filesystem.open_output_stream(path)
-        with stream, pq.ParquetWriter(stream, schema, **writer_options(schema)) as writer:
-            for table in tables:
-                writer.write_table(table.select(schema.names).cast(schema))
-        return [sum(t.num_rows for t in tables)]
+    def _fitted(self, table: pa.Table) -> pa.Table | None:
+        """`table` in the open file's schema, or None when it does not cast to it."""
+        schema = self._writer.schema
+        try:
+            return table.select(schema.names).cast(schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError, ValueError):
+            return None
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._stream.close()
+            self._writer = self._stream = None
+
+    def __enter__(self) -> "PartWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def prepare_output(uri: str) -> Output:

@@ -1,5 +1,6 @@
-"""Batch scoring on Ray Data: the same scores as `raynomaly models score`, in input order, every row
-accounted for, bad rows named or kept with their reason, and nothing at the output path on failure."""
+"""Batch scoring, in one process or on Ray Data: the same scores as `raynomaly models score`, in input
+order, every row accounted for, bad rows named or kept with their reason, and nothing at the output
+path on failure; and which engine a job picks."""
 
 from pathlib import Path
 
@@ -16,10 +17,10 @@ from models.store import ModelStore
 from models.training import TrainRequest, train
 from runtime.batch import BatchFailed, BatchRequest, run_batch
 from runtime.batch.inputs import format_of, locate_bad_rows, read_inputs, rejected_message
-from runtime.batch.job import block_bytes
-from runtime.batch.outputs import Output, verify
+from runtime.batch.outputs import Output, PartWriter, verify
+from runtime.batch.ray_data import block_bytes
 from runtime.batch.rows import features, scored
-from runtime.batch.spec import check_capacity, check_row_count
+from runtime.batch.spec import check_capacity, check_row_count, choose_engine
 from tests.tables import write_features
 
 FEATURES = ["a", "b", "c"]
@@ -134,6 +135,7 @@ def test_scored_rows_keep_their_columns_and_get_null_scores_where_unusable(files
         pytest.param({"concurrency": 0}, "concurrency must be 1 or more", id="concurrency"),
         pytest.param({"on_bad_rows": "drop"}, "must be one of reject, null", id="bad-rows-mode"),
         pytest.param({"concurrency": 2, "num_cpus": 2}, "needs 3 CPUs", id="no-cpu-left-for-io"),
+        pytest.param({"engine": "spark"}, "engine must be one of auto, process, ray", id="engine"),
     ],
 )
 def test_requests_are_checked_when_made(tmp_path, options, message):
@@ -157,6 +159,50 @@ def test_pure_checks():
     listed = [("a.csv", 3, "b: missing")]
     assert rejected_message(12, 100, listed).startswith("12 of 100 rows cannot be scored")
     assert "a.csv row 3: b: missing; and 11 more" in rejected_message(12, 100, listed)
+
+
+@pytest.mark.parametrize(
+    ("options", "rows", "cores", "on_cluster", "engine"),
+    [
+        pytest.param({}, 100_000_000, 2, False, "process", id="one-actor-never-beats-one-process"),
+        pytest.param({"concurrency": 8}, 4_000_000, 2, False, "process", id="no-spare-cores-here"),
+        pytest.param({"concurrency": 8}, 1_000_000, 16, False, "process", id="small-input-on-a-big-box"),
+        pytest.param({"concurrency": 8}, 20_000_000, 16, False, "ray", id="large-input-on-a-big-box"),
+        pytest.param({}, 1000, 2, True, "ray", id="a-cluster-is-given"),
+        pytest.param({"engine": "ray"}, 1000, 2, False, "ray", id="asked-for-ray"),
+        pytest.param({"engine": "process"}, 10**9, 64, True, "process", id="asked-for-one-process"),
+    ],
+)
+def test_a_job_runs_where_it_finishes_soonest(tmp_path, options, rows, cores, on_cluster, engine):
+    request = BatchRequest("m", None, "in.csv", "out", str(tmp_path), **options)
+    assert choose_engine(request, rows, cores, on_cluster) == engine
+
+
+def test_part_files_hold_rows_per_file_and_start_anew_when_columns_change(tmp_path):
+    staging = tmp_path / ".out.staging-1"
+    staging.mkdir()
+    output = Output(pa.fs.LocalFileSystem(), str(tmp_path / "out"), str(staging))
+    with PartWriter(output, rows_per_file=4) as writer:
+        for start in range(0, 9, 3):
+            writer.write(pa.table({"id": list(range(start, start + 3)), "score": [0.5] * 3}))
+        writer.write(
+            pa.table({"id": ["x", "y"], "score": [0.5] * 2})
+        )  # text ids: a CSV block inferred otherwise
+    parts = sorted(staging.iterdir())
+    assert [p.name for p in parts] == ["part-000000.parquet", "part-000001.parquet", "part-000002.parquet"]
+    assert [parquet.read_metadata(p).num_rows for p in parts] == [6, 3, 2]
+    assert parquet.read_table(parts[0]).column("id").to_pylist() == list(range(6))
+
+
+def test_the_scoring_path_imports_neither_scipy_stats_nor_ray_data():
+    import subprocess
+    import sys
+
+    # what a scorer actor imports: SciPy's stats took 0.46 s of every actor's start
+    loaded = "[m for m in ('scipy.stats', 'ray.data') if m in sys.modules]"
+    probe = f"import sys, runtime.batch.scorer; print({loaded})"
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert found.strip() == "[]"
 
 
 def test_bad_rows_are_located_by_file_and_row(files):
@@ -190,7 +236,7 @@ def test_verify_refuses_files_without_the_model_metadata(tmp_path):
     assert (found.rows, found.bad_rows, found.files) == (3, 1, [f"{tmp_path}/out/a.parquet"])
 
 
-# Integration: one Ray for the module
+# Integration: both engines, Ray Data on one Ray for the module
 
 
 @pytest.fixture(scope="module")
@@ -205,11 +251,19 @@ def ray_cluster():
         ray.shutdown()
 
 
-@pytest.mark.integration
-def test_parquet_is_scored_as_models_score_does_in_input_order(ray_cluster, files, tmp_path):
-    options = {"batch_size": 500, "concurrency": 2, "rows_per_file": 1200}
+@pytest.fixture(params=["process", pytest.param("ray", marks=pytest.mark.integration)])
+def engine(request) -> str:
+    """Each contract test runs on both engines."""
+    if request.param == "ray":
+        request.getfixturevalue("ray_cluster")
+    return request.param
+
+
+def test_parquet_is_scored_as_models_score_does_in_input_order(engine, files, tmp_path):
+    options = {"batch_size": 500, "concurrency": 2, "rows_per_file": 1200, "engine": engine}
     report = run_batch(request(files, "batch.parquet", tmp_path / "out", **options), progress=False)
     table, expected = written(report), reference(files, "batch.parquet", tmp_path)
+    assert report.engine == engine
     assert report.rows_in == report.rows_out == table.num_rows == ROWS and report.bad_rows == 0
     assert len(report.files) > 1 and all(f.endswith(".parquet") for f in report.files)
     assert table.column("id").to_pylist() == list(range(ROWS))  # row i of the output is row i of the input
@@ -223,10 +277,11 @@ def test_parquet_is_scored_as_models_score_does_in_input_order(ray_cluster, file
     assert not leftovers(tmp_path) and report.rows_per_second > 0
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("source", ["batch.csv", "parts"])
-def test_csv_files_and_parquet_folders_are_scored_too(ray_cluster, files, tmp_path, source):
-    report = run_batch(request(files, source, tmp_path / "out", batch_size=1500), progress=False)
+def test_csv_files_and_parquet_folders_are_scored_too(engine, files, tmp_path, source):
+    report = run_batch(
+        request(files, source, tmp_path / "out", batch_size=1500, engine=engine), progress=False
+    )
     table, expected = written(report), reference(files, "batch.parquet", tmp_path)
     assert report.rows_in == report.rows_out == ROWS
     assert table.column("id").to_pylist() == list(range(ROWS))
@@ -234,10 +289,9 @@ def test_csv_files_and_parquet_folders_are_scored_too(ray_cluster, files, tmp_pa
     assert table.column("score").equals(expected.column("score"))
 
 
-@pytest.mark.integration
-def test_rejected_rows_are_named_and_nothing_is_written(ray_cluster, files, tmp_path):
+def test_rejected_rows_are_named_and_nothing_is_written(engine, files, tmp_path):
     with pytest.raises(InvalidInput) as refused:
-        run_batch(request(files, "bad.csv", tmp_path / "out"), progress=False)
+        run_batch(request(files, "bad.csv", tmp_path / "out", engine=engine), progress=False)
     message = str(refused.value)
     assert message.startswith(f"3 of {BAD_CSV_ROWS} rows cannot be scored")
     assert all(f"bad.csv row {row}: {why}" in message for row, why in BAD.items())
@@ -245,9 +299,10 @@ def test_rejected_rows_are_named_and_nothing_is_written(ray_cluster, files, tmp_
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
 
 
-@pytest.mark.integration
-def test_null_mode_keeps_every_row_and_says_why(ray_cluster, files, tmp_path):
-    report = run_batch(request(files, "bad.csv", tmp_path / "out", on_bad_rows="null"), progress=False)
+def test_null_mode_keeps_every_row_and_says_why(engine, files, tmp_path):
+    report = run_batch(
+        request(files, "bad.csv", tmp_path / "out", on_bad_rows="null", engine=engine), progress=False
+    )
     table = written(report)
     assert report.rows_in == report.rows_out == BAD_CSV_ROWS and report.bad_rows == 3
     errors = table.column("error").to_pylist()

@@ -56,10 +56,12 @@ class MetricsDouble:
 
     def __init__(self):
         self.records, self.dropped, self.agreement = [], [], []
-        self.shadow_dropped = type("Counter", (), {"inc": lambda _, value, tags: self.dropped.append(tags)})()
 
     def record(self, model, version, role, outcome, latency_ms):
         self.records.append((model, version, role, outcome))
+
+    def record_dropped(self, model, version):
+        self.dropped.append((model, version))
 
     def record_agreement(self, model, version, agree, disagree):
         self.agreement.append((model, version, agree, disagree))

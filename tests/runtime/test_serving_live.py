@@ -311,7 +311,6 @@ def test_a_full_gateway_queue_sheds_load_with_503_and_retry_after(served):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not wrk.available(), reason="wrk is not installed (make test installs it)")
 def test_the_gateway_scales_out_under_load_and_back_after_it_with_no_failed_request(served):
     served.cli("traffic", "set", "fraud", "1=100")
     desired = served.desired()
