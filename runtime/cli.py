@@ -169,14 +169,21 @@ def down(
 
 
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False):
-    """Applications, their status, and the traffic table."""
+    """Applications and their status, and every served version: where it scores, its weight."""
     settings = _settings()
     record = _running(settings)
     applications = _api(settings, record).status().get("applications", {})
+    desired = record.desired
+    versions = [
+        {"model": v.model, "version": v.version, "placement": v.options.effective_placement,
+         "weight": desired.traffic.models[v.model].weights.get(v.version, 0)
+         if v.model in desired.traffic.models else 0}
+        for v in desired.versions
+    ]  # fmt: skip
     document = {
         "http": record.http_url, "grpc_port": record.grpc_port, "ingress": record.ingress,
         "applications": {name: app.get("status") for name, app in applications.items()},
-        "traffic": record.desired.traffic.model_dump(mode="json"),
+        "versions": versions, "traffic": desired.traffic.model_dump(mode="json"),
     }  # fmt: skip
     if as_json:
         print(json.dumps(document, indent=2))
@@ -185,6 +192,10 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
     for name, state in sorted(document["applications"].items()):
         table.add_row(name, state)
     out.print(table)
+    served = Table("model", "version", "placement", "weight %")
+    for v in versions:
+        served.add_row(v["model"], str(v["version"]), v["placement"], str(v["weight"]))
+    out.print(served)
 
 
 traffic_app = typer.Typer(no_args_is_help=True, help="Change how traffic is split between versions.")

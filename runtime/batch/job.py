@@ -7,7 +7,6 @@ and only then is the folder moved into place: a failed job leaves nothing at the
 """
 
 import importlib
-import os
 import sys
 import time
 
@@ -45,7 +44,7 @@ def run_batch(request: BatchRequest, *, progress: bool = True) -> BatchReport:
     """Run one batch scoring job to completion; nothing is left at the output path if it fails."""
     manifest, _ = ModelStore(request.store).read(request.model, request.version)  # checksums verified
     inputs = read_inputs(request.input, manifest.feature_names)
-    engine = choose_engine(request, inputs.rows, os.cpu_count() or 1, on_cluster(request))
+    engine = choose_engine(request, on_cluster(request))
     output = outputs.prepare_output(request.output)
     metadata = {**model_metadata(manifest), CHECKSUM_KEY: manifest.checksum}
     try:

@@ -74,6 +74,8 @@ def with_options(served, model: str, options: dict[int, ScorerOptions], **update
 def test_up_serves_the_newest_version_of_every_model_inline(served):
     status = json.loads(served.cli("status", "--json").stdout)
     assert status["applications"] == {"gateway": "RUNNING"}  # every version scores in the gateway
+    churn = next(v for v in status["versions"] if v["model"] == "churn")
+    assert churn == {"model": "churn", "version": 1, "placement": "inline", "weight": 100}
     assert httpx.get(f"{served.http}/ready").json() == {"ready": True}
     answer = httpx.post(f"{served.http}/api/v1/predict", json={"model": "churn", "features": ROW}).json()
     assert answer["version"] == 1 and len(answer["scores"]) == 1
