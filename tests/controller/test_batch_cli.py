@@ -61,15 +61,19 @@ def test_usage_mistakes_exit_2_before_anything_starts(files, tmp_path, args, mes
 
 
 @pytest.mark.integration
-def test_the_installed_command_scores_a_file_end_to_end(files, tmp_path):
-    command = [str(Path(sys.executable).with_name("raynomaly")), "batch", "score", "m:1"]
+@pytest.mark.parametrize(
+    ("flags", "engine"), [([], "process"), (["--engine", "ray"], "ray")], ids=["auto-on-one-machine", "ray"]
+)
+def test_the_installed_command_scores_a_file_end_to_end(files, tmp_path, flags, engine):
+    command = [str(Path(sys.executable).with_name("raynomaly")), "batch", "score", "m:1", *flags]
     command += ["--input", str(files / "rows.parquet"), "--output", str(tmp_path / "scored")]
     command += ["--store", str(files / "store"), "--json"]
-    environ = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a private local Ray
+    environ = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # no cluster: a private Ray
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environ)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert (report["model"], report["version"], report["rows_in"], report["rows_out"]) == ("m", 1, 500, 500)
-    assert report["bad_rows"] == 0 and report["rows_per_second"] > 0 and report["ray_start_seconds"] > 0
+    assert report["engine"] == engine and report["bad_rows"] == 0 and report["rows_per_second"] > 0
+    assert (report["ray_start_seconds"] > 0) == (engine == "ray")  # one process starts no Ray
     table = parquet.read_table(report["files"][0])
     assert table.column_names == ["key", "x", "y", "score", "label"] and table.num_rows == 500
