@@ -150,19 +150,18 @@ class Bench:
     def inject_latency(self, wait_s: float) -> None:
         from runtime.cluster import ensure_token
         from runtime.desired import Batching, ScorerOptions
+        from runtime.record import read_runtime, read_served
         from runtime.serve_api import ServeApi
-        from runtime.serving import apply, read_record, wait_ready, write_record
+        from runtime.serving import put, wait_ready
 
-        record = read_record(self.settings.runtime)
+        record, current = read_runtime(self.settings.runtime), read_served(self.settings.runtime).desired
         slow = ScorerOptions(batching=Batching(batch_wait_timeout_s=wait_s))
         versions = [
             v.model_copy(update={"options": slow}) if (v.model, v.version) == ("sensor", 2) else v
-            for v in record.desired.versions
+            for v in current.versions
         ]
-        desired = record.desired.model_copy(update={"versions": versions})
         api = ServeApi(record.dashboard_url, ensure_token(self.settings.runtime.token_path))
-        apply(api, desired)
-        write_record(self.settings.runtime, record.model_copy(update={"desired": desired}))
+        desired = put(api, self.settings.runtime, current.model_copy(update={"versions": versions}), current)
         wait_ready(api, record.http_url, desired, 120)
 
 

@@ -102,28 +102,27 @@ class Runtime:
 
     def __init__(self, environ: dict):
         from runtime.cluster import ensure_token
+        from runtime.record import read_runtime, read_served
         from runtime.serve_api import ServeApi
-        from runtime.serving import read_record
         from runtime.settings import RuntimeSettings
 
         self.settings = RuntimeSettings.resolve(environ)
-        self.record = read_record(self.settings)
+        self.record, self.desired = read_runtime(self.settings), read_served(self.settings).desired
         self.api = ServeApi(self.record.dashboard_url, ensure_token(self.settings.token_path))
 
     def serve(self, options: ScorerOptions = ScorerOptions(), gateway: GatewayOptions = GatewayOptions()):
         """The bench model's version 1 with `options`, behind a gateway with `gateway` options."""
-        from runtime.serving import apply, wait_ready
+        from runtime.serving import put, wait_ready
 
-        desired = self.record.desired
-        versions = [v.model_copy(update={"options": options}) for v in desired.versions]
-        desired = desired.model_copy(update={"versions": versions, "gateway": gateway})
-        apply(self.api, desired)
+        versions = [v.model_copy(update={"options": options}) for v in self.desired.versions]
+        desired = self.desired.model_copy(update={"versions": versions, "gateway": gateway})
+        desired = put(self.api, self.settings, desired)
         wait_ready(self.api, self.record.http_url, desired, 300)
         settle("gateway", gateway.num_replicas)
 
     def serve_bare(self, store: str) -> None:
         """Bare Ray Serve instead of raynomaly: one deployment, the same ingress."""
-        http = self.record.desired.endpoints
+        http = self.desired.endpoints
         self.api.apply({
             "proxy_location": "HeadOnly",
             "http_options": {"host": http.host, "port": http.http_port},

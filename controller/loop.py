@@ -14,7 +14,7 @@ from collections.abc import Callable
 from controller.analysis.assess import assess, unreachable
 from controller.analysis.verdict import Measurement, Outcome, Verdict
 from controller.analysis.window import VersionWindow, describe, increase, summarise
-from controller.rollouts.decide import next_action, rollback
+from controller.rollouts.decide import next_action, resume, rollback
 from controller.rollouts.spec import Phase, Rollout
 from controller.rollouts.strategies import strategy_for
 from controller.rollouts.strategies.spec import Decision
@@ -31,6 +31,8 @@ NO_GATE = Measurement(
 )
 PAIRED = frozenset({"blue-green", "shadow"})
 """Strategies whose candidate (or old version) sees mirrored copies of the same requests."""
+PROBE_EVERY_S = 5.0
+"""How often a rollout paused for unreachable metrics asks the source again."""
 
 
 class Controller:
@@ -46,6 +48,7 @@ class Controller:
     ):
         self.store, self.targets, self.source = store, targets, source
         self._gate, self._clock = gate, clock
+        self._probed: dict[str, float] = {}  # model -> when the source was last probed (a throttle)
 
     def run(self, stop: threading.Event, period_s: float = 0.5) -> None:
         """Tick until `stop` is set."""
@@ -78,6 +81,10 @@ class Controller:
                 return
         now = self._clock()
         strategy = strategy_for(rollout.spec.strategy)
+        if rollout.command is None and rollout.phase == Phase.PAUSED and rollout.paused_for_metrics:
+            if self._source_answers(rollout.spec.model, now):
+                self._decide(resume(rollout, "the metric source answers again"))
+            return
         if rollout.command is None and rollout.phase in (Phase.PROGRESSING, Phase.PROMOTING):
             analysed = strategy.analysed(rollout)
             if analysed and rollout.window_started is not None:
@@ -114,6 +121,18 @@ class Controller:
         return self.store.save(
             rollout.model_copy(update={"waiting": waiting}), ACTOR, "waiting", [event], detail
         )
+
+    def _source_answers(self, model: str, now: float) -> bool:
+        """Whether the metric source answers (asked at most every PROBE_EVERY_S per model: a probe is
+        a whole scrape)."""
+        if now - self._probed.get(model, float("-inf")) < PROBE_EVERY_S:
+            return False
+        self._probed[model] = now
+        try:
+            self.source.snapshot(model)
+        except SourceUnavailable:
+            return False
+        return True
 
     def _open_window(self, rollout: Rollout, now: float) -> None:
         try:

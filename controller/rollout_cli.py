@@ -50,6 +50,9 @@ def deploy(
     min_requests: Annotated[int | None, typer.Option(help="Requests per window to judge latency.")] = None,
     min_rows: Annotated[int | None, typer.Option(help="Rows per window to judge drift.")] = None,
     failure_limit: Annotated[int | None, typer.Option(help="Failed windows tolerated.")] = None,
+    error_limit: Annotated[
+        int | None, typer.Option(help="Windows without metrics tolerated before pausing (default 2).")
+    ] = None,
     warm: Annotated[str | None, typer.Option(help="Blue-green: keep the old version warm this long.")] = None,
     loadtest: Annotated[str | None, typer.Option(help="users=U,duration=D[,p99=MS,errors=RATE]")] = None,
     options: Annotated[str | None, typer.Option(help="Candidate scorer options as JSON.")] = None,
@@ -75,6 +78,7 @@ def deploy(
         "interval_s": parse_duration(interval) if interval else None,
         "warm_s": parse_duration(warm) if warm else None,
         "failure_limit": failure_limit,
+        "error_limit": error_limit,
         "thresholds": {k: v for k, v in thresholds.items() if v is not None} or None,
         "loadtest": LoadTest.parse(loadtest).model_dump() if loadtest else None,
         "options": json.loads(options) if options else None,
@@ -237,11 +241,13 @@ def run(
 @reports_errors
 def start(
     prometheus_url: Annotated[str | None, typer.Option(help="Read metrics from this Prometheus.")] = None,
+    metrics_url: Annotated[str | None, typer.Option(help="Scrape this Ray metrics endpoint.")] = None,
 ):
     """(Re)start the controller in the background, e.g. after a crash or to change its metric source."""
     from controller import service
 
-    url = service.start_background(ControllerSettings.resolve(prometheus_url=prometheus_url))
+    settings = ControllerSettings.resolve(prometheus_url=prometheus_url, metrics_url=metrics_url)
+    url = service.start_background(settings)
     out.print(f"controller at {url}")
 
 

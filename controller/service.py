@@ -24,7 +24,7 @@ from controller.sources.spec import MetricSource
 from controller.store import open_store
 from controller.targets import Targets
 from models.store import ModelStore
-from runtime.serving import RuntimeRecord, read_record
+from runtime.record import RuntimeRecord, read_runtime, read_served
 
 ADMIN_TOKEN_TTL_S = 90 * 24 * 3600
 START_TIMEOUT_S = 60.0
@@ -34,8 +34,9 @@ def serve(settings: ControllerSettings) -> None:
     """Run the loop and the control API until SIGTERM / Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the decisions
-    record = read_record(settings.runtime)  # None where the controller runs without a local runtime
-    models = ModelStore(record.desired.store if record else settings.runtime.store)
+    record = read_runtime(settings.runtime)  # None where the controller runs without a local runtime
+    served = read_served(settings.runtime)
+    models = ModelStore(served.desired.store if record and served else settings.runtime.store)
     store = open_store(str(settings.database))
     source = _source(settings, record)
     gateway = settings.gateway_url or (record.http_url if record else None)
@@ -94,6 +95,8 @@ def start_background(settings: ControllerSettings) -> str:
     command = [sys.executable, "-m", "controller.cli", "controller", "run", "--port", str(settings.port)]
     if settings.prometheus_url:
         command += ["--prometheus-url", settings.prometheus_url]
+    if settings.metrics_url:
+        command += ["--metrics-url", settings.metrics_url]
     with open(settings.log_path, "ab") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True

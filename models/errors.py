@@ -33,6 +33,10 @@ class IntegrityError(ModelError):
     """A stored version is tampered with or half-written; it is refused, never loaded."""
 
 
+class StoreWriteFailed(ModelError):
+    """The store could not take a new version (disk full, permissions); nothing was published."""
+
+
 class ParityFailed(ModelError):
     """The compiled scorer disagrees with the reference beyond tolerance; nothing was published."""
 

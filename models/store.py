@@ -19,7 +19,7 @@ from filelock import FileLock
 from fsspec.implementations.local import LocalFileSystem
 from pydantic import ValidationError
 
-from models.errors import IntegrityError, InvalidSpec, ModelNotFound
+from models.errors import IntegrityError, InvalidSpec, ModelNotFound, StoreWriteFailed
 from models.manifest import Manifest
 
 MANIFEST = "manifest.json"
@@ -48,9 +48,14 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
 class ModelStore:
     """Model versions under one root URI."""
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, filesystem: fsspec.AbstractFileSystem | None = None):
+        """The store at `uri`, on the filesystem its scheme names (or `filesystem`, with `uri` as
+        the root path on it)."""
         self.uri = uri
-        self.fs, root = fsspec.url_to_fs(uri)
+        if filesystem is None:
+            self.fs, root = fsspec.url_to_fs(uri)
+        else:
+            self.fs, root = filesystem, uri
         self.root = root.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
 
@@ -134,6 +139,11 @@ class ModelStore:
                     self.fs.pipe_file(f"{staging}/{name}", data)
                 self.fs.pipe_file(f"{staging}/{MANIFEST}", manifest.to_json().encode())
                 self._rename(staging, self._path(model, version))
+            except OSError as e:
+                raise StoreWriteFailed(
+                    f"cannot write {model} version {version} to {self.uri}: {e.strerror or e}; nothing was "
+                    "published. Free space (or fix the permissions) and train again, or use another --store"
+                ) from e
             finally:
                 if self.fs.exists(staging):
                     self.fs.rm(staging, recursive=True)

@@ -1,7 +1,8 @@
 """`raynomaly up | down | status | traffic set`: the local serving runtime.
 
-`up` starts a local Ray head with Serve, deploys the newest version of every model at 100%,
-prints the endpoints and returns once /ready answers (or stays attached with --foreground).
+`up` starts a local Ray head with Serve, restores the served state recorded before the runtime
+last stopped (the first time: the newest version of every model at 100%), prints the endpoints
+and returns once /ready answers (or stays attached with --foreground).
 """
 
 import functools
@@ -9,6 +10,7 @@ import json
 import time
 from typing import Annotated, Protocol
 
+import httpx
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -20,18 +22,10 @@ from models.store import ModelStore, check_name
 from runtime import cluster
 from runtime.cluster import ClusterError
 from runtime.desired import DesiredState
+from runtime.record import RuntimeRecord, read_runtime, read_served, write_runtime
+from runtime.restore import check_loadable, startup_state
 from runtime.serve_api import ServeApi, ServeApiError
-from runtime.serving import (
-    DeployFailed,
-    RuntimeRecord,
-    apply,
-    initial_state,
-    read_record,
-    stages,
-    wait_ready,
-    with_traffic,
-    write_record,
-)
+from runtime.serving import DeployFailed, put, stages, wait_ready, with_traffic
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic, parse_assignments
 
@@ -76,11 +70,12 @@ def _api(settings: RuntimeSettings, record: RuntimeRecord) -> ServeApi:
     return ServeApi(record.dashboard_url, cluster.ensure_token(settings.token_path))
 
 
-def _running(settings: RuntimeSettings) -> RuntimeRecord:
-    record = read_record(settings)
-    if record is None:
+def _running(settings: RuntimeSettings) -> tuple[RuntimeRecord, DesiredState]:
+    """The running runtime and the served state, or ClusterError saying how to start it."""
+    record, served = read_runtime(settings), read_served(settings)
+    if record is None or served is None:
         raise ClusterError("raynomaly is not running here; start it with 'raynomaly up'")
-    return record
+    return record, served.desired
 
 
 def up(
@@ -99,28 +94,33 @@ def up(
         int | None, typer.Option(help="Logical CPUs Ray schedules replicas and jobs on (default 4).")
     ] = None,
     replicas: Annotated[
-        str, typer.Option(help="Gateway replicas: N, or MIN..MAX to autoscale on requests in flight.")
-    ] = "1",
+        str | None,
+        typer.Option(help="Gateway replicas: N, or MIN..MAX to autoscale (default: as recorded, else 2)."),
+    ] = None,
+    reset: Annotated[
+        bool, typer.Option(help="Forget the recorded served state: serve the newest version of every model.")
+    ] = False,
     foreground: Annotated[bool, typer.Option(help="Stay attached; Ctrl-C stops everything.")] = False,
 ):
-    """Start Ray and Serve locally and serve the newest version of every model."""
+    """Start Ray and Serve locally and serve the recorded state (the first time: every model's newest)."""
+    bounds = RuntimeSettings.parse_replicas(replicas) if replicas is not None else None
     settings = _settings(store, http=http_port, grpc=grpc_port, dashboard=dashboard_port, gcs=ray_port,
                          metrics=metrics_port, ingress=ingress, num_cpus=num_cpus,
-                         replicas=RuntimeSettings.parse_replicas(replicas))  # fmt: skip
+                         replicas=bounds)  # fmt: skip
     model_store = ModelStore(settings.store)
-    desired = initial_state(model_store, settings)
+    served = None if reset else read_served(settings)
+    desired, notes = startup_state(served.desired if served else None, model_store, settings)
     if not desired.versions:
         raise ModelError(f"no models in {settings.store}; train one first with 'raynomaly models train'")
+    check_loadable(desired, model_store)
     with err.status("starting Ray") as status:
         cluster.start(settings)
         record = RuntimeRecord(dashboard_url=settings.dashboard_url, http_url=settings.http_url,
                                grpc_port=settings.ports.grpc, metrics_port=settings.ports.metrics,
-                               ingress=settings.ingress, desired=desired)  # fmt: skip
-        write_record(settings, record)
+                               ingress=settings.ingress)  # fmt: skip
+        write_runtime(settings, record)
         status.update("deploying")
-        desired = apply(_api(settings, record), desired)
-        record = record.model_copy(update={"desired": desired})
-        write_record(settings, record)
+        desired = put(_api(settings, record), settings, desired)
         wait_ready(
             _api(settings, record), settings.http_url, desired, READY_TIMEOUT_S, progress=status.update
         )
@@ -128,7 +128,9 @@ def up(
         for companion in _companions:
             status.update(f"starting {type(companion).__name__.lower()}")
             endpoints |= companion.start(settings)
-    _print_endpoints(record, endpoints)
+    _print_endpoints(record, desired, endpoints)
+    for note in notes:
+        err.print(note, highlight=False)
     if foreground:
         try:
             while True:
@@ -137,7 +139,7 @@ def up(
             down(store=store, ray_port=ray_port)
 
 
-def _print_endpoints(record: RuntimeRecord, extra: dict[str, str]) -> None:
+def _print_endpoints(record: RuntimeRecord, desired: DesiredState, extra: dict[str, str]) -> None:
     table = Table("endpoint", "address", title="raynomaly is serving")
     table.add_row(
         "HTTP", f"{record.http_url}/api/v1/predict  (batch: /predict/batch, ws: /predict/streaming)"
@@ -149,7 +151,7 @@ def _print_endpoints(record: RuntimeRecord, extra: dict[str, str]) -> None:
     table.add_row("Serve REST", f"{record.dashboard_url}/api/serve/applications/ (token in .raynomaly/ray)")
     for name, address in extra.items():
         table.add_row(name, address)
-    for model, traffic in record.desired.traffic.models.items():
+    for model, traffic in desired.traffic.models.items():
         table.add_row(f"model {model}", ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.weights.items())))
     out.print(table)
 
@@ -158,7 +160,7 @@ def down(
     store: Annotated[str | None, typer.Option(hidden=True)] = None,
     ray_port: Annotated[int | None, typer.Option(help="Ray GCS port of the runtime to stop.")] = None,
 ):
-    """Stop the local runtime (Ray, Serve, HAProxy)."""
+    """Stop the local runtime (Ray, Serve, HAProxy); the served state stays recorded for `up`."""
     settings = _settings(store, gcs=ray_port)
     with err.status("stopping Ray"):
         for companion in _companions:
@@ -169,11 +171,11 @@ def down(
 
 
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False):
-    """Applications and their status, and every served version: where it scores, its weight."""
+    """The recorded served state next to what serves live, and any difference."""
     settings = _settings()
-    record = _running(settings)
+    record, desired = _running(settings)
     applications = _api(settings, record).status().get("applications", {})
-    desired = record.desired
+    live = _live_table(record)
     versions = [
         {"model": v.model, "version": v.version, "placement": v.options.effective_placement,
          "weight": desired.traffic.models[v.model].weights.get(v.version, 0)
@@ -183,7 +185,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
     document = {
         "http": record.http_url, "grpc_port": record.grpc_port, "ingress": record.ingress,
         "applications": {name: app.get("status") for name, app in applications.items()},
-        "versions": versions, "traffic": desired.traffic.model_dump(mode="json"),
+        "revision": desired.revision, "versions": versions,
+        "traffic": desired.traffic.model_dump(mode="json"), "live": live,
+        "differences": differences(desired, live, applications),
     }  # fmt: skip
     if as_json:
         print(json.dumps(document, indent=2))
@@ -192,10 +196,43 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
     for name, state in sorted(document["applications"].items()):
         table.add_row(name, state)
     out.print(table)
-    served = Table("model", "version", "placement", "weight %")
+    served = Table(
+        "model", "version", "placement", "weight %", title=f"served state, revision {desired.revision}"
+    )
     for v in versions:
         served.add_row(v["model"], str(v["version"]), v["placement"], str(v["weight"]))
     out.print(served)
+    for line in document["differences"] or ["live serving matches the recorded state"]:
+        out.print(line, highlight=False)
+
+
+def _live_table(record: RuntimeRecord) -> dict | None:
+    """The gateway's live table (one replica's), or None when it does not answer."""
+    try:
+        return httpx.get(f"{record.http_url}/api/v1/traffic", timeout=5.0).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def differences(desired: DesiredState, live: dict | None, applications: dict) -> list[str]:
+    """Where what serves differs from the recorded state (pure)."""
+    if live is None:
+        return ["the gateway does not answer: nothing serves"]
+    found = []
+    if live.get("revision") != desired.revision:
+        found.append(
+            f"the gateway serves revision {live.get('revision')}, the record is at {desired.revision}"
+        )
+    recorded = {m: {str(v): w for v, w in t.weights.items()} for m, t in desired.traffic.models.items()}
+    serving = {m: t.get("weights", {}) for m, t in live.get("models", {}).items()}
+    for model in sorted(set(recorded) | set(serving)):
+        if recorded.get(model) != serving.get(model):
+            found.append(f"{model}: recorded {recorded.get(model)}, serving {serving.get(model)}")
+    for name in desired.applications:
+        state = applications.get(name, {}).get("status", "NOT_STARTED")
+        if state != "RUNNING":
+            found.append(f"application {name} is {state}")
+    return found
 
 
 traffic_app = typer.Typer(no_args_is_help=True, help="Change how traffic is split between versions.")
@@ -213,14 +250,14 @@ def traffic_set(
 ):
     """Deploy any version not yet running and apply the weights, in place."""
     settings = _settings()
-    record = _running(settings)
+    record, current = _running(settings)
     check_name(model)
     traffic = ModelTraffic(
         weights={v: int(w) for v, w in parse_assignments(weights, "weight").items()},
         shadows=dict(parse_assignments(shadow, "percent")),
         sticky_header=sticky_header,
     )
-    model_store = ModelStore(record.desired.store)
+    model_store = ModelStore(current.store)
     for version in traffic.versions:
         model_store.manifest(model, version)  # refuses unknown or tampered versions before deploying
     with err.status("applying") as progress:
@@ -229,11 +266,9 @@ def traffic_set(
         def settle(desired: DesiredState) -> None:
             wait_ready(api, record.http_url, desired, READY_TIMEOUT_S, progress=progress.update)
 
-        for table in stages(record.desired.traffic.models.get(model), traffic):
-            desired = apply(api, with_traffic(record.desired, model, table), record.desired, settle)
-            record = record.model_copy(update={"desired": desired})
-            write_record(settings, record)
-            settle(desired)
+        for table in stages(current.traffic.models.get(model), traffic):
+            current = put(api, settings, with_traffic(current, model, table), current, settle)
+            settle(current)
     out.print(f"{model}: " + ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.weights.items())))
 
 

@@ -79,12 +79,20 @@ def environment(settings: RuntimeSettings) -> dict[str, str]:
             "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(run / "server-state"),
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(ports.haproxy_metrics),
             "RAY_SERVE_HAPROXY_STATS_PORT": str(ports.haproxy_stats),
+            # a request whose gateway replica died before answering (the connection closed with no
+            # response) is sent once more, to another replica; HAProxy keeps requests of up to 16 KB
+            # to replay them (larger bodies fail as before). Scoring is idempotent.
+            "RAY_SERVE_HAPROXY_RETRY_ON": "conn-failure empty-response",
+            "RAY_SERVE_HAPROXY_RETRIES": "1",
+            "RAY_SERVE_HAPROXY_CLOSE_SPREAD_TIME_S": "10",
         }
     return env
 
 
 def start(settings: RuntimeSettings) -> None:
-    """Start the Ray head (ClusterError naming a taken port or Ray's own complaint)."""
+    """Start the Ray head (ClusterError naming a taken port or Ray's own complaint). An HAProxy this
+    cluster left behind (it outlives a crashed head, holding the ports) is ended first."""
+    _end_haproxy(settings)
     taken = [f"{flag} {port}" for flag, port in settings.ports.named().items() if port_in_use(port)]
     if taken:
         raise ClusterError(f"port(s) already in use: {', '.join(taken)}; stop what uses them or pick others")
@@ -108,9 +116,17 @@ def stop(settings: RuntimeSettings) -> None:
     """Stop Ray (`ray stop`: every Ray process of this user on this machine) and our HAProxy."""
     ray = str(Path(sys.executable).with_name("ray"))
     subprocess.run([ray, "stop", "--force"], env=environment(settings), capture_output=True, timeout=120)
+    _end_haproxy(settings)
+    shutil.rmtree(run_folder(settings), ignore_errors=True)
+
+
+def _end_haproxy(settings: RuntimeSettings) -> None:
+    """End the HAProxy processes of this cluster, found by their run folder."""
     run = str(run_folder(settings))
+    ended = []
     for process in psutil.process_iter(["cmdline"]):
         if any(run in part for part in process.info["cmdline"] or []):
             with contextlib.suppress(psutil.Error):  # it may have exited meanwhile
                 process.send_signal(signal.SIGKILL)
-    shutil.rmtree(run, ignore_errors=True)
+                ended.append(process)
+    psutil.wait_procs(ended, timeout=5)

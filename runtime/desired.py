@@ -183,6 +183,8 @@ class DesiredState(BaseModel):
     traffic: TrafficTable = Field(default_factory=TrafficTable)
     gateway: GatewayOptions = Field(default_factory=GatewayOptions)
     endpoints: Endpoints = Field(default_factory=Endpoints)
+    revision: int = Field(default=0, ge=0)
+    """The served record's revision this state was recorded as (`runtime.record`); 0: not recorded."""
     draining: list[DeployedVersion] = Field(default_factory=list)
     """Dedicated applications kept running while the gateway moves their version inline, so that
     no request reaches an application being deleted; the next state drops them."""

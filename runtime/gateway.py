@@ -180,8 +180,9 @@ class Gateway:
 
     @api.get("/api/v1/traffic")
     def traffic(self) -> dict:
-        """The live traffic table."""
-        return self.inference.config.traffic.model_dump(mode="json")
+        """The live traffic table and the served revision it was recorded as."""
+        config = self.inference.config
+        return {"revision": config.revision, **config.traffic.model_dump(mode="json")}
 
     # gRPC (service raynomaly.v1.Inference)
 

@@ -31,6 +31,8 @@ class GatewayConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    revision: int = 0
+    """The served record's revision (`runtime.record`) this table was recorded as."""
     traffic: TrafficTable = Field(default_factory=TrafficTable)
     store: str = ""
     versions: list[DeployedVersion] = Field(default_factory=list)

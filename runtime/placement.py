@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import numpy as np
+from ray.exceptions import RayActorError
 
 from runtime.desired import DEDICATED, INLINE, DeployedVersion
 from runtime.metrics import ScorerMetrics
@@ -35,13 +36,18 @@ class Unavailable(Exception):
 
 
 class RemoteScorer:
-    """A dedicated version, reached through its application's deployment handle."""
+    """A dedicated version, reached through its application's deployment handle. A request whose
+    replica died before answering is sent once more (scoring is idempotent): Serve routes it to
+    another replica, or to the replacement of the only one."""
 
     def __init__(self, handle, description: Description):
         self._handle, self.description = handle, description
 
     async def score(self, rows: np.ndarray, role: str) -> tuple[np.ndarray, np.ndarray]:
-        return await self._handle.score.remote(rows, role)
+        try:
+            return await self._handle.score.remote(rows, role)
+        except RayActorError:
+            return await self._handle.score.remote(rows, role)
 
 
 class Context(Protocol):

@@ -56,6 +56,7 @@ def _gateway_app(desired: DesiredState) -> dict:
         "max_queued_requests": gateway.max_queued_requests,
         "ray_actor_options": {"num_cpus": gateway.num_cpus},
         "user_config": {
+            "revision": desired.revision,
             "traffic": desired.traffic.model_dump(mode="json"),
             "store": desired.store,
             "versions": [v.model_dump(mode="json", exclude_defaults=True) for v in desired.versions],

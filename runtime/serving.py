@@ -1,86 +1,23 @@
-"""Local serving: the record of what runs, the initial desired state, traffic changes, applying.
+"""Local serving: traffic changes and how a desired state is put in place.
 
-Decisions (`initial_state`, `with_traffic`, `stages`, `draining`, `placed`) are pure; `apply` and
-`wait_ready` do the I/O.
+Decisions (`with_traffic`, `stages`, `draining`, `placed`) are pure; `prepare`, `put`, `readiness`
+and `wait_ready` do the I/O. `put` records a state (`runtime.record`) before it applies it.
 """
 
 import time
 from collections.abc import Callable
 
 import httpx
-from pydantic import BaseModel, ConfigDict
 
 from models.gpu import GpuUnavailable, check_gpu_path
 from models.manifest import Manifest
 from models.store import ModelStore
-from runtime.desired import (
-    DEDICATED,
-    Autoscaling,
-    DeployedVersion,
-    DesiredState,
-    Endpoints,
-    GatewayOptions,
-    ScorerOptions,
-)
+from runtime.desired import DEDICATED, DeployedVersion, DesiredState, ScorerOptions
+from runtime.record import record_served
 from runtime.serve_api import ServeApi
 from runtime.serveconfig import render, validate
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic, TrafficTable
-
-
-class RuntimeRecord(BaseModel):
-    """What `raynomaly up` started and what it serves (`.raynomaly/runtime.json`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    dashboard_url: str
-    http_url: str
-    grpc_port: int
-    metrics_port: int
-    ingress: str
-    desired: DesiredState
-
-
-def read_record(settings: RuntimeSettings) -> RuntimeRecord | None:
-    """The record of the running runtime, if any."""
-    if not settings.state_path.exists():
-        return None
-    return RuntimeRecord.model_validate_json(settings.state_path.read_text())
-
-
-def write_record(settings: RuntimeSettings, record: RuntimeRecord) -> None:
-    """Write the record atomically."""
-    settings.state_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = settings.state_path.with_suffix(".tmp")
-    temporary.write_text(record.model_dump_json(indent=2))
-    temporary.replace(settings.state_path)
-
-
-GATEWAY_TARGET_CPU_SHARE = 0.6
-"""The share of a core each gateway replica may use before autoscaling adds one
-(`runtime.autoscaling`; it reads `target_ongoing_requests`)."""
-
-
-def gateway_options(settings: RuntimeSettings) -> GatewayOptions:
-    """The gateway's replicas from `--replicas` (pure): fixed, or autoscaled between the bounds."""
-    low, high = settings.replicas
-    if low == high:
-        return GatewayOptions(num_replicas=low)
-    scaling = Autoscaling(min_replicas=low, max_replicas=high,
-                          target_ongoing_requests=GATEWAY_TARGET_CPU_SHARE)  # fmt: skip
-    return GatewayOptions(num_replicas=low, autoscaling=scaling)
-
-
-def initial_state(store: ModelStore, settings: RuntimeSettings) -> DesiredState:
-    """The newest version of every model in the store, at 100% (pure but for listing the store)."""
-    latest = {model: store.versions(model)[-1] for model in store.models()}
-    return DesiredState(
-        store=store.uri,
-        versions=[DeployedVersion(model=m, version=v) for m, v in sorted(latest.items())],
-        traffic=TrafficTable(models={m: ModelTraffic(weights={v: 100}) for m, v in latest.items()}),
-        gateway=gateway_options(settings),
-        endpoints=Endpoints(http_port=settings.ports.http, grpc_port=settings.ports.grpc),
-    )
 
 
 def with_traffic(desired: DesiredState, model: str, traffic: ModelTraffic | None,
@@ -174,22 +111,33 @@ def check_gpus(desired: DesiredState, store: ModelStore, cluster_gpus: float) ->
             )
 
 
-def apply(api: ServeApi, desired: DesiredState, current: DesiredState | None = None,
-          settle: Callable[[DesiredState], None] = lambda _: None) -> DesiredState:  # fmt: skip
-    """Verify every version in the store (manifest seals), place heavy ones dedicated, check GPU
-    requests, render, validate with Ray's schema, and apply through the Serve REST API. Coming from
-    `current`, versions that move inline first pass through `draining` (applied, then `settle`d).
-    Returns the state applied, to be recorded."""
+def prepare(api: ServeApi, desired: DesiredState) -> DesiredState:
+    """`desired` checked against the store (manifest seals verified, heavy versions placed dedicated)
+    and the cluster (GPU requests); ModelError naming what cannot be served."""
     store = ModelStore(desired.store)
     manifests = {(v.model, v.version): store.manifest(v.model, v.version) for v in desired.versions}
     desired = placed(desired, manifests)
     if any(v.options.num_gpus > 0 for v in desired.versions):
         check_gpus(desired, store, api.gpus())
+    return desired
+
+
+def apply(api: ServeApi, desired: DesiredState) -> None:
+    """Render `desired`, validate it with Ray's schema, apply it through the Serve REST API."""
+    api.apply(validate(render(desired)))
+
+
+def put(api: ServeApi, settings: RuntimeSettings, desired: DesiredState, current: DesiredState | None = None,
+        settle: Callable[[DesiredState], None] = lambda _: None) -> DesiredState:  # fmt: skip
+    """Prepare `desired`, record it as the next served revision, then apply it. Coming from
+    `current`, versions that move inline first pass through `draining` (applied, then `settle`d).
+    Returns the state recorded and applied."""
+    desired = record_served(settings, prepare(api, desired))
     through = draining(current, desired) if current is not None else None
     if through is not None:
-        api.apply(validate(render(through)))
+        apply(api, through)
         settle(through)
-    api.apply(validate(render(desired)))
+    apply(api, desired)
     return desired
 
 

@@ -47,8 +47,9 @@ class RuntimeSettings:
     """`haproxy`: HAProxy in front of throughput-optimised direct ingress; `proxy`: Serve's proxy."""
     num_cpus: int = 4
     """Logical CPUs Ray schedules with (replicas ask for fractions of one)."""
-    replicas: tuple[int, int] = (1, 1)
-    """Gateway replicas: fixed when both are equal, else autoscaled between them."""
+    replicas: tuple[int, int] | None = None
+    """Gateway replicas: fixed when both are equal, else autoscaled between them; None: as recorded,
+    else 2 where the machine has 2 cores or more."""
 
     @classmethod
     def resolve(cls, environ: Mapping[str, str] = os.environ, **flags) -> "RuntimeSettings":
@@ -92,8 +93,13 @@ class RuntimeSettings:
 
     @property
     def state_path(self) -> Path:
-        """The record of the running runtime (settings and desired state)."""
+        """The record of the running runtime (its endpoints); gone after `down`."""
         return self.state_dir / "runtime.json"
+
+    @property
+    def served_path(self) -> Path:
+        """The served state: what should serve, recorded before it is applied; kept after `down`."""
+        return self.state_dir / "served.json"
 
     @property
     def dashboard_url(self) -> str:

@@ -1,5 +1,9 @@
 """Shared fixtures: data sets (synthetic and scikit-learn's bundled ones) and temporary stores."""
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn import datasets
@@ -76,20 +80,16 @@ class Served:
         return result
 
     def desired(self):
-        from runtime.serving import read_record
+        from runtime.record import read_served
 
-        return read_record(self.settings).desired
+        return read_served(self.settings).desired
 
     def apply(self, desired) -> None:
-        """Apply a desired state the way the CLI does, and wait until it is served."""
-        from runtime.serving import apply, read_record, wait_ready, write_record
+        """Apply a desired state the way the CLI does (recorded first), and wait until it is served."""
+        from runtime.serving import put, wait_ready
 
-        record = read_record(self.settings)
-        desired = apply(
-            self.api, desired, record.desired, lambda through: wait_ready(self.api, self.http, through, 300)
-        )
-        write_record(self.settings, record.model_copy(update={"desired": desired}))
-        wait_ready(self.api, self.http, desired, 300)
+        settle = lambda through: wait_ready(self.api, self.http, through, 300)  # noqa: E731
+        wait_ready(self.api, self.http, put(self.api, self.settings, desired, self.desired(), settle), 300)
 
     def replicas(self) -> dict[str, list[str]]:
         """Replica ids by application."""
@@ -135,3 +135,17 @@ def served(tmp_path_factory):
         yield runtime
     finally:
         runtime.cli("down", "--ray-port", str(SERVING_PORTS["--ray-port"]), check=False)
+
+
+@pytest.fixture
+def report(request):
+    """`report(sent=..., failed=..., recovered_s=..., after=...)`: a fault test's figures, appended as
+    one JSON line to the file `RAYNOMALY_FAULTS_REPORT` names (benchmarks/bench_faults.py sets it)."""
+
+    def record(**figures) -> None:
+        path = os.environ.get("RAYNOMALY_FAULTS_REPORT")
+        if path:
+            with Path(path).open("a") as f:
+                f.write(json.dumps({"fault": request.node.name, **figures}) + "\n")
+
+    return record

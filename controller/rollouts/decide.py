@@ -2,7 +2,9 @@
 
 Operator commands come first. Then the window's verdict: Successful advances (the strategy says
 where), Failed beyond `failure_limit` rolls back, Error beyond `error_limit` and Inconclusive beyond
-`inconclusive_limit` pause and say why; anything else holds the step for another window.
+`inconclusive_limit` pause and say why; anything else holds the step for another window. A pause
+for unreachable metrics is lifted by the loop (`resume`) once the source answers again: missing
+data never promotes nor rolls back.
 """
 
 from controller.analysis.verdict import Outcome, Verdict
@@ -65,7 +67,10 @@ def next_action(rollout: Rollout, verdict: Verdict | None, now: float) -> Decisi
     elif verdict.outcome == Outcome.ERROR:
         counts = counts.model_copy(update={"error": counts.error + 1})
         if counts.error > rollout.spec.error_limit:
-            return _pause(rollout, f"metrics unavailable in {counts.error} windows: {verdict.reason}")
+            reason = (
+                f"metrics unavailable in {counts.error} windows: {verdict.reason}; resumes when they answer"
+            )
+            return _pause(rollout, reason, for_metrics=True)
     else:
         counts = counts.model_copy(update={"inconclusive": counts.inconclusive + 1})
         if counts.inconclusive > rollout.spec.inconclusive_limit:
@@ -97,7 +102,7 @@ def rollback(rollout: Rollout, reason: str, phase: Phase | None = None) -> Decis
     )
 
 
-def _pause(rollout: Rollout, reason: str) -> Decision:
+def _pause(rollout: Rollout, reason: str, *, for_metrics: bool = False) -> Decision:
     return moved(
         rollout,
         "pause",
@@ -106,6 +111,21 @@ def _pause(rollout: Rollout, reason: str) -> Decision:
         step=rollout.step,
         traffic=rollout.traffic,
         paused_from=rollout.phase,
+        paused_for_metrics=for_metrics,
+    )
+
+
+def resume(rollout: Rollout, reason: str) -> Decision:
+    """Back to the phase it was paused in, same step, fresh window and counts (pure)."""
+    return moved(
+        rollout,
+        "resume",
+        reason,
+        phase=rollout.paused_from or Phase.PROGRESSING,
+        step=rollout.step,
+        traffic=rollout.traffic,
+        paused_from=None,
+        paused_for_metrics=False,
     )
 
 
@@ -118,15 +138,7 @@ def _command(rollout: Rollout, command: str, now: float) -> Decision:
     if command == "pause":
         return _pause(rollout, "paused by an operator")
     if command == "resume":
-        return moved(
-            rollout,
-            "resume",
-            "resumed by an operator",
-            phase=rollout.paused_from or Phase.PROGRESSING,
-            step=rollout.step,
-            traffic=rollout.traffic,
-            paused_from=None,
-        )
+        return resume(rollout, "resumed by an operator")
     if command == "abort":
         return rollback(rollout, "aborted by an operator", Phase.ABORTED)
     return rollback(rollout, "rolled back by an operator")

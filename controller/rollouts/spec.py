@@ -182,6 +182,8 @@ class Rollout(BaseModel):
     """An operator command waiting for the loop (promote, pause, resume, abort, rollback)."""
     paused_from: Phase | None = None
     """The phase a paused rollout resumes in."""
+    paused_for_metrics: bool = False
+    """Paused because the metric source was unreachable: resumed by itself once it answers again."""
     promoted_at: float | None = None
     waiting: str | None = None
     """What the current step is waiting for on the target (readiness, a cluster upgrade), if anything."""

@@ -1,5 +1,6 @@
 """The local target: a Ray cluster started by `raynomaly up`, driven through its dashboard's Serve
-REST API, with the runtime's record (`runtime.json`) kept as the desired state of every model."""
+REST API, with the runtime's served state (`served.json`, `runtime.record`) as the desired state of
+every model: each change is recorded there before it is applied."""
 
 from controller.settings import ControllerSettings
 from controller.targets.spec import DeployFailed, Served, TargetError, TargetRef
@@ -7,6 +8,7 @@ from models.errors import ModelError
 from runtime import serving
 from runtime.cluster import ensure_token
 from runtime.desired import DesiredState, ScorerOptions
+from runtime.record import RuntimeRecord, read_runtime, read_served
 from runtime.serve_api import ServeApi, ServeApiError
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic
@@ -20,32 +22,31 @@ class LocalTarget:
     def __init__(self, settings: RuntimeSettings):
         self._settings = settings
 
-    def _record(self) -> serving.RuntimeRecord:
-        record = serving.read_record(self._settings)
-        if record is None:
+    def _running(self) -> tuple[RuntimeRecord, DesiredState]:
+        record, served = read_runtime(self._settings), read_served(self._settings)
+        if record is None or served is None:
             raise TargetError(
                 f"no local runtime recorded in {self._settings.state_dir}; start it with 'raynomaly up'"
             )
-        return record
+        return record, served.desired
 
-    def _api(self, record: serving.RuntimeRecord) -> ServeApi:
+    def _api(self, record: RuntimeRecord) -> ServeApi:
         return ServeApi(record.dashboard_url, ensure_token(self._settings.token_path))
 
     def served(self, model: str) -> Served:
-        desired = self._record().desired
+        desired = self._running()[1]
         options = {v.version: v.options for v in desired.versions if v.model == model}
         return Served(desired.traffic.models.get(model), options)
 
     def apply(self, model: str, traffic: ModelTraffic | None, options: dict[int, ScorerOptions]) -> None:
         """Through `serving.stages`, waiting for each intermediate table to serve."""
-        *intermediate, final = serving.stages(self._record().desired.traffic.models.get(model), traffic)
+        *intermediate, final = serving.stages(self._running()[1].traffic.models.get(model), traffic)
         for table in intermediate:
-            self._settle(model, table, options)
+            record, desired = self._running()[0], self._put(model, table, options)
+            self._wait(record, desired)
         self._put(model, final, options)
 
-    def _settle(self, model: str, traffic: ModelTraffic, options: dict[int, ScorerOptions]) -> None:
-        desired = self._put(model, traffic, options)
-        record = self._record()
+    def _wait(self, record: RuntimeRecord, desired: DesiredState) -> None:
         try:
             serving.wait_ready(self._api(record), record.http_url, desired, SETTLE_TIMEOUT_S)
         except (TimeoutError, ServeApiError) as e:
@@ -53,27 +54,28 @@ class LocalTarget:
         except serving.DeployFailed as e:
             raise DeployFailed(str(e)) from e
 
-    def _put(self, model: str, traffic: ModelTraffic | None, options: dict[int, ScorerOptions]):
-        record = self._record()
-        desired = serving.with_traffic(record.desired, model, traffic, options)
-        api = self._api(record)
-
-        def settle(through: DesiredState) -> None:
-            serving.wait_ready(api, record.http_url, through, SETTLE_TIMEOUT_S)
-
+    def _put(
+        self, model: str, traffic: ModelTraffic | None, options: dict[int, ScorerOptions]
+    ) -> DesiredState:
+        record, current = self._running()
+        desired = serving.with_traffic(current, model, traffic, options)
         try:
-            desired = serving.apply(api, desired, record.desired, settle)
-        except (ServeApiError, TimeoutError) as e:
+            return serving.put(
+                self._api(record),
+                self._settings,
+                desired,
+                current,
+                lambda through: self._wait(record, through),
+            )
+        except ServeApiError as e:
             raise TargetError(str(e)) from e
-        except (ModelError, serving.DeployFailed) as e:  # a version missing, tampered with, no GPUs
+        except ModelError as e:  # a version missing, tampered with, or asking for absent GPUs
             raise DeployFailed(str(e)) from e
-        serving.write_record(self._settings, record.model_copy(update={"desired": desired}))
-        return desired
 
     def readiness(self, model: str) -> str | None:
-        record = self._record()
+        record, desired = self._running()
         try:
-            return serving.readiness(self._api(record), record.http_url, record.desired)
+            return serving.readiness(self._api(record), record.http_url, desired)
         except ServeApiError as e:
             raise TargetError(str(e)) from e
         except serving.DeployFailed as e:

@@ -14,13 +14,17 @@ TERMINAL = {"Succeeded", "RolledBack", "Aborted", "Failed"}
 
 class Load:
     """Paced requests of 8 fresh rows (the training distribution, so dynamic batching applies) to
-    `model` from a few threads, counting every status code, until stopped."""
+    `model` from a few threads, counting every status code, until stopped. With `retry_closed`, a
+    request whose keep-alive connection the server closed before any response is sent once more, as
+    HTTP/1.1 lets a client do for idempotent requests (scoring is); `closed` counts those."""
 
-    def __init__(self, http: str, model: str = "sensor", rate: float = 50.0, threads: int = 4):
+    def __init__(self, http: str, model: str = "sensor", rate: float = 50.0, threads: int = 4,
+                 retry_closed: bool = False):  # fmt: skip
         self.url, self.model, self.rate, self.threads = f"{http}/api/v1/predict/batch", model, rate, threads
         self.rows = readings(25_000, 0.02, seed=1)[5000:]  # same generator as train.csv, unseen rows
         self.statuses: collections.Counter = collections.Counter()
         self.versions: collections.Counter = collections.Counter()
+        self.retry_closed, self.closed = retry_closed, 0
         self._stop = threading.Event()
         self._workers = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
 
@@ -32,7 +36,13 @@ class Load:
                 start = rng.integers(0, len(self.rows) - 8)
                 body = {"model": self.model, "instances": self.rows[start : start + 8].tolist()}
                 try:
-                    response = client.post(self.url, json=body)
+                    try:
+                        response = client.post(self.url, json=body)
+                    except httpx.RemoteProtocolError:
+                        if not self.retry_closed:
+                            raise
+                        self.closed += 1
+                        response = client.post(self.url, json=body)
                     self.statuses[response.status_code] += 1
                     if response.status_code == 200:
                         self.versions[response.json()["version"]] += 1

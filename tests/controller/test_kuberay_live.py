@@ -23,8 +23,8 @@ from controller.kuberay.status import ANNOTATION, desired_of
 from controller.service import ensure_admin_token
 from controller.settings import ControllerSettings
 from runtime.cluster import ensure_token
+from runtime.record import read_served
 from runtime.serveconfig import render
-from runtime.serving import read_record
 from tests.controller.live import Control, Load, moves, story
 from tests.kube.apiserver import FakeKubeApiServer
 from tests.kube.operator import FakeKubeRayOperator
@@ -111,7 +111,7 @@ class KubeRay:
 @pytest.fixture(scope="module")
 def kuberay(served, tmp_path_factory):
     served.cli("traffic", "set", "sensor", "1=100")
-    local = read_record(served.settings).desired
+    local = read_served(served.settings).desired
     world = KubeRay(served, tmp_path_factory.mktemp("kuberay"))
     try:
         world.create_rayservice(local)

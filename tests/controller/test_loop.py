@@ -112,6 +112,19 @@ def test_an_unreachable_source_pauses_instead_of_rolling_back(world):
     assert world[1].traffic.weights == {1: 90, 2: 10}
 
 
+def test_a_pause_for_unreachable_metrics_lifts_itself_once_they_answer(world):
+    store, source, controller, rollout_id = start(world, {1: 4.0, 2: 4.0}, error_limit=1, steps=[10, 100])
+    source.down = True
+    drive(controller, source, world[2], 60)
+    assert store.get(rollout_id).phase == Phase.PAUSED and world[1].traffic.weights == {1: 90, 2: 10}
+    source.down = False
+    drive(controller, source, world[2], 120)
+    record = store.get(rollout_id)
+    assert record.phase == Phase.SUCCEEDED, record.reason
+    names = [e["name"] for e in store.events(rollout_id) if e["kind"] == "decision"]
+    assert names[names.index("pause") + 1] == "resume"  # nothing was promoted or rolled back while blind
+
+
 @pytest.mark.parametrize("kill_at_apply", [1, 2, 3, 4])
 def test_killed_between_decision_and_action_resumes_without_repeating_or_skipping(world, kill_at_apply):
     path, target, clock = world

@@ -106,7 +106,7 @@ def test_blue_green_switches_back_at_once_when_the_promoted_version_regresses(se
     assert load.failed == 0, load.statuses
 
 
-def test_a_controller_killed_mid_rollout_resumes_to_the_same_outcome(served, control):
+def test_a_controller_killed_mid_rollout_resumes_to_the_same_outcome(served, control, report):
     from controller.settings import ControllerSettings
 
     settings = ControllerSettings.resolve(served.environ)
@@ -117,8 +117,13 @@ def test_a_controller_killed_mid_rollout_resumes_to_the_same_outcome(served, con
         weights_while_dead = served.desired().traffic.models["sensor"].weights
         time.sleep(10)  # longer than a window: nothing moves while the controller is down
         assert served.desired().traffic.models["sensor"].weights == weights_while_dead == {1: 50, 2: 50}
-        served.cli("controller", "start")
+        restarted = time.monotonic()
+        served.cli("controller", "start")  # back in this long after 10 s dead
+        recovered_s = round(time.monotonic() - restarted, 1)
         answer = control.finished(rollout_id)
+    phase, steps = answer["rollout"]["phase"], len(moves(answer))
+    after = f"rollout {phase} after {steps} moves, none repeated or skipped"
+    report(sent=sum(load.statuses.values()), failed=load.failed, recovered_s=recovered_s, after=after)
     assert answer["rollout"]["phase"] == "Succeeded"
     assert moves(answer) == ["advance", "advance", "promote", "succeed"], story(answer)
     assert load.failed == 0, load.statuses

@@ -1,4 +1,4 @@
-"""Pure serving decisions: the initial state and traffic changes."""
+"""Pure serving decisions: traffic changes, stages, draining and placement."""
 
 import numpy as np
 import pytest
@@ -6,21 +6,9 @@ import pytest
 from models.store import ModelStore
 from models.training import TrainRequest, train
 from runtime.desired import DeployedVersion, DesiredState, ScorerOptions
-from runtime.serving import initial_state, with_traffic
-from runtime.settings import RuntimeSettings
+from runtime.serving import with_traffic
 from runtime.traffic import ModelTraffic, TrafficTable
 from tests.tables import write_features
-
-
-def test_initial_state_serves_the_newest_version_of_every_model(tmp_path):
-    X = np.random.default_rng(0).normal(size=(100, 2))
-    write_features(tmp_path / "t.csv", X)
-    store = ModelStore(str(tmp_path / "models"))
-    for name, detector in [("fraud", "hbos"), ("fraud", "iforest"), ("churn", "hbos")]:
-        train(TrainRequest(name, detector, str(tmp_path / "t.csv")), store)
-    state = initial_state(store, RuntimeSettings())
-    assert [(v.model, v.version) for v in state.versions] == [("churn", 1), ("fraud", 2)]
-    assert state.traffic.models["fraud"].weights == {2: 100}
 
 
 def test_with_traffic_adds_named_versions_and_removes_the_rest():

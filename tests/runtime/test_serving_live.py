@@ -323,6 +323,8 @@ def test_the_gateway_scales_out_under_load_and_back_after_it_with_no_failed_requ
     )
     body = json.dumps({"model": "fraud", "features": ROW}).encode()
     try:
+        idle = _eventually(lambda: len(served.replicas()["gateway"]) == 1, timeout_s=120)  # from 2 by default
+        assert idle, "an idle autoscaled gateway did not come down to its minimum of 1 replica"
         under_load = wrk.run(f"{served.http}/api/v1/predict", body, "application/json", 32, 30)
         grown = len(served.replicas()["gateway"])
         shrunk = _eventually(lambda: len(served.replicas()["gateway"]) == 1, timeout_s=120)
