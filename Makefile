@@ -62,6 +62,7 @@ bench: system setup
 	$(BIN)/python benchmarks/bench_scoring.py
 	$(BIN)/python benchmarks/bench_serving.py
 	$(BIN)/python benchmarks/bench_batch.py
+	$(BIN)/python benchmarks/bench_faults.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,5 +1,6 @@
-"""What `raynomaly up` serves (pure, but for reading the store): the served state recorded before
-the runtime last stopped, restored; or, the first time, the newest version of every model.
+"""What `raynomaly up` serves (pure, but for reading the store and the machine's core count): the
+served state recorded before the runtime last stopped, restored; or, the first time, the newest
+version of every model.
 
 A version takes traffic only through `traffic set`, a rollout or a promotion, never because it was
 published: restarting after `models train` serves what was served. A model published since but
