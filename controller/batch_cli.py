@@ -2,8 +2,8 @@
 
 A target decides where the job's driver runs: `local` runs it in this process, which scores the
 rows itself or on Ray Data (`--engine auto` picks: Ray Data on the cluster at `RAY_ADDRESS`, as in a
-RayJob's driver, or when its actors are predicted to beat one process; else one process). The
-environment is read here, at the edge, and nowhere in the job itself.
+RayJob's driver; else one process, faster on one machine). The environment is read here, at the
+edge, and nowhere in the job itself.
 """
 
 import json
@@ -135,7 +135,7 @@ def score_command(
         int | None, typer.Option(help="CPUs of a private local Ray (default: concurrency + 1).")
     ] = None,
     engine: Annotated[
-        str, typer.Option(help="auto (fastest predicted), process (here) or ray (Ray Data).")
+        str, typer.Option(help="auto (Ray Data on a cluster, else here), process (here) or ray (Ray Data).")
     ] = "auto",
     target: Annotated[str, typer.Option(help=f"Where the job runs: {', '.join(TARGETS)}.")] = "local",
     namespace: Annotated[str, typer.Option(help="kuberay: the RayJob's namespace.")] = "raynomaly",

@@ -24,7 +24,7 @@ from controller.sources.spec import MetricSource
 from controller.store import open_store
 from controller.targets import Targets
 from models.store import ModelStore
-from runtime.record import RuntimeRecord, read_runtime, read_served
+from runtime.record import RuntimeRecord, read_running
 
 ADMIN_TOKEN_TTL_S = 90 * 24 * 3600
 START_TIMEOUT_S = 60.0
@@ -34,9 +34,9 @@ def serve(settings: ControllerSettings) -> None:
     """Run the loop and the control API until SIGTERM / Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the decisions
-    record = read_runtime(settings.runtime)  # None where the controller runs without a local runtime
-    served = read_served(settings.runtime)
-    models = ModelStore(served.desired.store if record and served else settings.runtime.store)
+    running = read_running(settings.runtime)  # None where the controller runs without a local runtime
+    record = running[0] if running else None
+    models = ModelStore(running[1].store if running else settings.runtime.store)
     store = open_store(str(settings.database))
     source = _source(settings, record)
     gateway = settings.gateway_url or (record.http_url if record else None)

@@ -22,7 +22,7 @@ from models.store import ModelStore, check_name
 from runtime import cluster
 from runtime.cluster import ClusterError
 from runtime.desired import DesiredState
-from runtime.record import RuntimeRecord, read_runtime, read_served, write_runtime
+from runtime.record import RuntimeRecord, read_running, read_served, write_runtime
 from runtime.restore import check_loadable, startup_state
 from runtime.serve_api import ServeApi, ServeApiError
 from runtime.serving import DeployFailed, put, stages, wait_ready, with_traffic
@@ -72,10 +72,10 @@ def _api(settings: RuntimeSettings, record: RuntimeRecord) -> ServeApi:
 
 def _running(settings: RuntimeSettings) -> tuple[RuntimeRecord, DesiredState]:
     """The running runtime and the served state, or ClusterError saying how to start it."""
-    record, served = read_runtime(settings), read_served(settings)
-    if record is None or served is None:
+    running = read_running(settings)
+    if running is None:
         raise ClusterError("raynomaly is not running here; start it with 'raynomaly up'")
-    return record, served.desired
+    return running
 
 
 def up(

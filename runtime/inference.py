@@ -64,7 +64,6 @@ class Inference:
         self._context, self._metrics, self._placements = context, metrics, placements
         self._rng = rng or random.Random()
         self._scorers: dict[tuple[str, int], VersionScorer] = {}
-        self._placed: dict[tuple[str, int], DeployedVersion] = {}
         self._shadows_in_flight = 0
         self._background: set[asyncio.Task] = set()
 
@@ -72,10 +71,11 @@ class Inference:
         """Make every version of `config` ready, then swap table and scorers in one step (every
         request sees the old or the new ones). `placement.Unavailable` if a version cannot be made
         ready: nothing changes then. Versions no longer named are dropped."""
+        placed = {(v.model, v.version): v for v in self.config.versions}  # the table serving now
         scorers = {}
         for version in config.versions:
             key, placement = (version.model, version.version), version.options.effective_placement
-            current, before = self._scorers.get(key), self._placed.get(key)
+            current, before = self._scorers.get(key), placed.get(key)
             if current is not None and before.options.effective_placement == placement:
                 if version.inline and before.options.effective_batching != version.options.effective_batching:
                     current.configure(version.options.effective_batching)
@@ -83,7 +83,6 @@ class Inference:
             else:
                 scorers[key] = await self._placements[placement](version, config.store, self._context)
         self.config, self._scorers = config, scorers
-        self._placed = {(v.model, v.version): v for v in config.versions}
 
     def traffic(self, model: str) -> ModelTraffic:
         """The model's traffic, or UnknownModel listing the served models."""

@@ -72,6 +72,12 @@ def read_served(settings: RuntimeSettings) -> ServedRecord | None:
     return ServedRecord.model_validate_json(settings.served_path.read_text())
 
 
+def read_running(settings: RuntimeSettings) -> tuple[RuntimeRecord, DesiredState] | None:
+    """The running runtime and the state it should serve, or None when `up` has not started one."""
+    record, served = read_runtime(settings), read_served(settings)
+    return (record, served.desired) if record is not None and served is not None else None
+
+
 def record_served(settings: RuntimeSettings, desired: DesiredState) -> DesiredState:
     """Record `desired` as the next revision of the served state; returns it with that revision."""
     previous = read_served(settings)

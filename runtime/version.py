@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from ray import serve
 
-from models.distribution import LEVELS
+from models.distribution import percentiles
 from models.manifest import Manifest
 from models.store import ModelStore
 from runtime.desired import Batching
@@ -38,15 +38,10 @@ class LoadedVersion:
 
     def __init__(self, manifest: Manifest, score, device: str):
         self.manifest, self.score, self.device = manifest, score, device
-        self.quantiles = np.asarray(manifest.reference.quantiles, dtype=np.float64)
         self.description = Description(
             manifest.model, manifest.version, manifest.n_features, list(manifest.feature_names),
             manifest.threshold, device,
         )  # fmt: skip
-
-    def percentiles(self, scores: np.ndarray) -> np.ndarray:
-        """Each score's position (0-1) in the version's reference distribution."""
-        return np.interp(scores, self.quantiles, LEVELS)
 
 
 def load_version(store: str, model: str, version: int, gpu_ids: list | tuple = ()) -> LoadedVersion:
@@ -87,7 +82,7 @@ class LocalScorer:
         self.metrics.record_batch(described.model, described.version, len(rows))
         scores = loaded.score(rows)
         labels = (scores > described.threshold).astype(np.int8)
-        positions = loaded.percentiles(scores)
+        positions = percentiles(loaded.manifest.reference, scores)
         if len(parts) == 1:
             self.metrics.record(described.model, described.version, parts[0][0], positions, labels)
             return scores, labels

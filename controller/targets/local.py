@@ -8,7 +8,7 @@ from models.errors import ModelError
 from runtime import serving
 from runtime.cluster import ensure_token
 from runtime.desired import DesiredState, ScorerOptions
-from runtime.record import RuntimeRecord, read_runtime, read_served
+from runtime.record import RuntimeRecord, read_running
 from runtime.serve_api import ServeApi, ServeApiError
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic
@@ -23,12 +23,12 @@ class LocalTarget:
         self._settings = settings
 
     def _running(self) -> tuple[RuntimeRecord, DesiredState]:
-        record, served = read_runtime(self._settings), read_served(self._settings)
-        if record is None or served is None:
+        running = read_running(self._settings)
+        if running is None:
             raise TargetError(
                 f"no local runtime recorded in {self._settings.state_dir}; start it with 'raynomaly up'"
             )
-        return record, served.desired
+        return running
 
     def _api(self, record: RuntimeRecord) -> ServeApi:
         return ServeApi(record.dashboard_url, ensure_token(self._settings.token_path))

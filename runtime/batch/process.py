@@ -1,19 +1,17 @@
 """The in-process engine of a batch job: read batches -> score -> write, in this process.
 
 On one machine this is the fastest way to score a file (`spec.choose_engine`): no actors to start,
-no object-store copies, the same compiled scorer. Batches are read ahead in a thread and scored by
-a thread per core (the compiled kernels, Arrow and most of NumPy release the GIL), then written in
-input order. Same contract as the Ray Data engine: ordered Parquet files with the model in their
+no object-store copies, the same compiled scorer. Batches are scored by a thread per core (the
+compiled kernels, Arrow and most of NumPy release the GIL) while the next ones are read, and
+written in input order. Same contract as the Ray Data engine: ordered Parquet files with the model in their
 metadata, every row kept, both bad-row modes.
 """
 
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from queue import Full, Queue
 
 import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -57,57 +55,11 @@ def _write(writer: PartWriter, table: pa.Table, advance) -> None:
 
 
 def _batches(inputs: Inputs, names: list[str], batch_size: int) -> Iterator[pa.Table]:
-    """Every row of every input file, in order, in tables of at most `batch_size` rows, read ahead
-    in a thread: Arrow decodes without the GIL, so reading overlaps scoring and writing."""
-
-    def read() -> Iterator[pa.Table]:
-        for path in inputs.paths:
-            for batch in read_batches(inputs, path, names, batch_size=batch_size):
-                yield pa.Table.from_batches([batch])
-
-    return _read_ahead(read(), depth=2)
-
-
-def _read_ahead(items: Iterator, depth: int) -> Iterator:
-    """`items` produced by a thread at most `depth` ahead of the consumer; its errors re-raised here."""
-    queue: Queue = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(entry: tuple) -> bool:
-        """Put `entry` unless the consumer stopped; whether it was put."""
-        while not stop.is_set():
-            try:
-                queue.put(entry, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not offer((item, None)):
-                    return
-            offer((_DONE, None))
-        except BaseException as e:  # handed to the consumer, which raises it as its own
-            offer((_DONE, e))
-
-    thread = threading.Thread(target=produce, name="batch-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = queue.get()
-            if error is not None:
-                raise error
-            if item is _DONE:
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-_DONE = object()
+    """Every row of every input file, in order, in tables of at most `batch_size` rows (read here
+    while the pool scores the batches before them)."""
+    for path in inputs.paths:
+        for batch in read_batches(inputs, path, names, batch_size=batch_size):
+            yield pa.Table.from_batches([batch])
 
 
 class _progress:
