@@ -46,9 +46,11 @@ run: setup
 	@echo "  curl -s localhost:8000/api/v1/predict -d '{\"model\": \"demo\", \"features\": [10, 20, 30, 40, 50, 60, 70, 80]}'"
 	@echo "Score over gRPC (raynomaly.v1.Inference, runtime/rpc/raynomaly.proto):"
 	@echo "  $(BIN)/python -m runtime.rpc.example 127.0.0.1:9000 demo"
-	@echo "Roll out version 2 as a canary (10% -> 50% -> 100%, rolled back by itself on a regression):"
-	@echo "  $(BIN)/raynomaly deploy demo 2 --steps 10,50,100 --interval 30s   # prints the rollout id"
-	@echo "  $(BIN)/raynomaly rollout watch ID     (send traffic meanwhile; each step needs requests to judge)"
+	@echo "Roll out version 2 as a canary (10% -> 50% -> 100%, rolled back by itself on a regression)."
+	@echo "A rollout judges live traffic: send some from another terminal first (Locust, 50 rows/s, 3 min):"
+	@echo "  $(BIN)/raynomaly loadtest demo --rps 50 --duration 3m --data $(DEMO)/train.csv"
+	@echo "  $(BIN)/raynomaly deploy demo 2 --steps 10,50,100 --interval 15s   # prints the rollout id"
+	@echo "  $(BIN)/raynomaly rollout watch ID     (each judge's evidence, live; Ctrl-C leaves it running)"
 	@echo "Or move traffic by hand: $(BIN)/raynomaly traffic set demo 1=90 2=10"
 	@echo "See what runs: $(BIN)/raynomaly status    Stop everything: make stop"
 
@@ -63,6 +65,8 @@ bench: system setup
 	$(BIN)/python benchmarks/bench_serving.py
 	$(BIN)/python benchmarks/bench_batch.py
 	$(BIN)/python benchmarks/bench_faults.py
+	$(BIN)/python benchmarks/bench_rollout.py
+	$(BIN)/python benchmarks/bench_judgement.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -2,7 +2,7 @@
 
 import typer
 
-from controller import batch_cli, kuberay_cli, rollout_cli
+from controller import batch_cli, kuberay_cli, loadtest_cli, rollout_cli
 from controller.companion import ControllerCompanion
 from models.cli import app as models_app
 from runtime.cli import register as register_runtime
@@ -17,6 +17,7 @@ app.add_typer(batch_cli.app, name="batch")
 register_runtime(app, companions=[ControllerCompanion()])
 rollout_cli.register(app)
 kuberay_cli.register(app)
+loadtest_cli.register(app)
 
 
 def main() -> None:

@@ -1,6 +1,9 @@
 """The controller loop: observe -> `assess` -> `next_action` -> record -> act, for every active
 rollout. The only module that talks to the target, the metric source and the load generator.
 
+The judges look at the step's evidence every LOOK_S and when a window closes; a closed window's
+counts join the step's evidence (kept in the record).
+
 Decisions are written ahead: a decision is recorded (with `applied=False`) before the target is
 touched, and marked applied after. A controller killed between the two re-applies the same
 declarative table on restart: no step is repeated or skipped, and traffic does not flap.
@@ -12,8 +15,9 @@ import time
 from collections.abc import Callable
 
 from controller.analysis.assess import assess, unreachable
+from controller.analysis.judges import Arms
 from controller.analysis.verdict import Measurement, Outcome, Verdict
-from controller.analysis.window import VersionWindow, describe, increase, summarise
+from controller.analysis.window import VersionWindow, accumulate, describe, increase, summarise
 from controller.rollouts.decide import next_action, resume, rollback
 from controller.rollouts.spec import Phase, Rollout
 from controller.rollouts.strategies import strategy_for
@@ -31,6 +35,9 @@ NO_GATE = Measurement(
 )
 PAIRED = frozenset({"blue-green", "shadow"})
 """Strategies whose candidate (or old version) sees mirrored copies of the same requests."""
+LOOK_S = 5.0
+"""How often the judges look at a step's evidence inside a window: they are valid at every look, so
+a regression is rolled back as soon as it shows rather than when the window closes."""
 PROBE_EVERY_S = 5.0
 """How often a rollout paused for unreachable metrics asks the source again."""
 
@@ -49,6 +56,10 @@ class Controller:
         self.store, self.targets, self.source = store, targets, source
         self._gate, self._clock = gate, clock
         self._probed: dict[str, float] = {}  # model -> when the source was last probed (a throttle)
+        # Between the windows' closing looks (which persist both in the record), per rollout: when it
+        # was last looked at, and the judges' lowest p-values so far (for display only).
+        self._looked: dict[str, float] = {}
+        self._p_values: dict[tuple[str, int], dict[str, float]] = {}
 
     def run(self, stop: threading.Event, period_s: float = 0.5) -> None:
         """Tick until `stop` is set."""
@@ -89,8 +100,13 @@ class Controller:
             analysed = strategy.analysed(rollout)
             if analysed and rollout.window_started is not None:
                 if now - rollout.window_started >= rollout.spec.interval_s:
-                    verdict, figures = self._close_window(rollout)
-                    self._decide(next_action(rollout, verdict, now), verdict, figures)
+                    verdict, look, rollout = self._look(rollout, closing=True)
+                    self._decide(next_action(rollout, verdict, now), verdict, look)
+                elif now - max(self._looked.get(rollout.id, 0.0), rollout.window_started) >= LOOK_S:
+                    self._looked[rollout.id] = now
+                    verdict, look, _ = self._look(rollout, closing=False)
+                    if verdict.failed("judge"):  # a judge may stop the step at any look; nothing else does
+                        self._decide(next_action(rollout, verdict, now), verdict, look)
                 return
             try:
                 waiting = self.targets(rollout.spec.target).readiness(rollout.spec.model)
@@ -148,27 +164,49 @@ class Controller:
             {"step": rollout.step},
         )
 
-    def _close_window(self, rollout: Rollout) -> tuple[Verdict, dict]:
+    def _look(self, rollout: Rollout, closing: bool) -> tuple[Verdict, dict, Rollout]:
+        """Judge the step's evidence with the current window's counts added. Closing the window
+        also applies the ceilings and the load-test gate, and the record returned keeps the window
+        in the step's evidence, with the judges' p-values; a look inside the window keeps nothing
+        (the closing look counts the whole window again)."""
         spec = rollout.spec
         try:
             if rollout.window_base is None:
                 raise SourceUnavailable("the window opened while the metric source was unreachable")
-            windows = summarise(increase(rollout.window_base, self.source.snapshot(spec.model)))
+            window = increase(rollout.window_base, self.source.snapshot(spec.model))
         except SourceUnavailable as e:
-            return unreachable(str(e)), {}
-        candidate = windows.get(spec.candidate, VersionWindow())
-        baseline = None
-        if rollout.stable is not None and rollout.stable != spec.candidate:
-            baseline = windows.get(rollout.stable, VersionWindow())
-        verdict = assess(spec.thresholds, candidate, baseline, paired=spec.strategy in PAIRED)
+            return unreachable(str(e)), {"step": rollout.step}, rollout
+        evidence = accumulate(rollout.evidence, window)
+        windows, gathered = summarise(window), summarise(evidence)
+        baseline = rollout.stable if rollout.stable not in (None, spec.candidate) else None
+
+        def arms(versions: dict[int, VersionWindow]) -> Arms:
+            other = versions.get(baseline, VersionWindow()) if baseline is not None else None
+            return Arms(versions.get(spec.candidate, VersionWindow()), other)
+
+        step = (rollout.id, rollout.step)
+        looked = self._p_values.get(step, {})
+        previous = {
+            k: min(looked.get(k, 1.0), rollout.p_values.get(k, 1.0)) for k in {*looked, *rollout.p_values}
+        }
+        verdict = assess(spec, arms(windows), arms(gathered), spec.strategy in PAIRED, previous, closing)
+        p_values = {m.name: m.p_value for m in verdict.measurements if m.p_value is not None}
+        self._p_values[step] = {k: min(v, previous.get(k, 1.0)) for k, v in p_values.items()}
+        seconds = rollout.evidence_s + max(self._clock() - (rollout.window_started or self._clock()), 0.0)
+        look = {"step": rollout.step, "evidence_s": seconds, "versions": describe(windows)}
+        if not closing:
+            return verdict, look, rollout
         if spec.loadtest is not None:
             gated = self._gate(spec.loadtest, spec.model, spec.candidate) if self._gate else [NO_GATE]
             verdict = Verdict.of([*verdict.measurements, *gated])
-        return verdict, describe(windows)
+        update = {"evidence": evidence, "evidence_s": seconds, "p_values": self._p_values.pop(step)}
+        return verdict, look, rollout.model_copy(update=update)
 
     def _decide(
-        self, decision: Decision | None, verdict: Verdict | None = None, figures: dict | None = None
+        self, decision: Decision | None, verdict: Verdict | None = None, look: dict | None = None
     ) -> None:
+        """Record the decision (and the verdict of the look that led to it), then act on it. `look`
+        says what the verdict judged: the step, the seconds of evidence and the window's figures."""
         if decision is None:
             return
         now, new = self._clock(), decision.rollout
@@ -179,7 +217,7 @@ class Controller:
                     "ts": now,
                     "kind": "verdict",
                     "name": verdict.outcome.value,
-                    "detail": {**verdict.to_dict(), "step": decision.rollout.step, "versions": figures or {}},
+                    "detail": {**verdict.to_dict(), "versions": {}, **(look or {})},
                 }
             )
         detail = {
@@ -190,6 +228,9 @@ class Controller:
         }
         events.append({"ts": now, "kind": "decision", "name": decision.name, "detail": detail})
         saved = self.store.save(new, ACTOR, decision.name, events, detail)
+        if not saved.active:
+            self._looked.pop(saved.id, None)
+            self._p_values = {k: v for k, v in self._p_values.items() if k[0] != saved.id}
         logger.info("rollout %s: %s (%s): %s", saved.id, decision.name, saved.phase.value, decision.reason)
         if not saved.applied:
             self._act(saved)

@@ -1,13 +1,16 @@
 """The rollout report: a rollout's timeline drawn for people who would rather look than read.
 
-`render` draws traffic weights, p99 latency and drift over time on one figure, marks every decision,
-and writes either the figure (`.png`) or one self-contained page with the figure and the decisions and
-verdicts as tables (`.html`). Any value in the record may be missing; a panel with nothing shows so.
+`render` draws traffic weights, p99 latency per version, each judge's p-value against its alpha, and
+each judge's effect against its floor (with its interval) over time on one figure, marks every
+decision, and writes either the figure (`.png`) or one self-contained page with the figure and the
+decisions and verdicts as tables (`.html`). Any value in the record may be missing; a panel with
+nothing shows so.
 """
 
 import base64
 import html
 import io
+import math
 import os
 import pathlib
 import uuid
@@ -15,7 +18,6 @@ import uuid
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-DRIFT = ("psi_reference", "psi_stable")
 GOOD = frozenset({"succeed", "promote", "switch"})
 EMPTY = "no analysis windows yet"
 STYLE = (
@@ -64,12 +66,14 @@ def _png(rollout: dict, events: list[dict]) -> bytes:
     decisions = [e for e in events if e.get("kind") == "decision"]
     verdicts = [e for e in events if e.get("kind") == "verdict"]
     colours = {v: f"C{i % 10}" for i, v in enumerate(_versions(rollout, events))}
-    fig = Figure(figsize=(11, 9), layout="constrained")
-    axes = fig.subplots(3, 1, sharex=True)
+    fig = Figure(figsize=(11, 12), layout="constrained")
+    axes = fig.subplots(4, 1, sharex=True)
     _traffic(axes[0], rollout, decisions, start, end, colours)
-    latency, drift, limits = _windows(verdicts, start)
+    latency, p_values, effects = _looks(verdicts, start)
     _lines(axes[1], "p99 latency (ms)", latency, set(), colours)
-    _lines(axes[2], "drift (PSI)", drift, limits, colours)
+    _lines(axes[2], "p-value / alpha\n(rolls back below 1)", p_values, {1.0}, {})
+    axes[2].set_yscale("log") if p_values else None
+    _effects(axes[3], effects)
     for event in decisions:
         name, at = str(event.get("name")), event["ts"] - start
         colour = "red" if name == "rollback" else "green" if name in GOOD else "grey"
@@ -78,8 +82,8 @@ def _png(rollout: dict, events: list[dict]) -> bytes:
         axes[0].annotate(name, (at, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
                          textcoords="offset points", rotation=90, va="top", fontsize=7, color=colour,
                          parse_math=False)  # fmt: skip
-    axes[2].set_xlim(0, max(end, 1.0))
-    axes[2].set_xlabel("seconds since the rollout was created")
+    axes[3].set_xlim(0, max(end, 1.0))
+    axes[3].set_xlabel("seconds since the rollout was created")
     fig.suptitle(title(rollout), parse_math=False)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
@@ -125,22 +129,42 @@ def _traffic(ax: Axes, rollout: dict, decisions: list[dict], start: float, end: 
         ax.legend(loc="best", fontsize=8)
 
 
-def _windows(verdicts: list[dict], start: float) -> tuple[dict, dict, set[float]]:
-    """Per analysis window: p99 latency per version, drift per measurement, and the drift limits."""
+def _looks(verdicts: list[dict], start: float) -> tuple[dict, dict, dict]:
+    """Per look: p99 latency per version, each judge's p-value over its alpha, and each judge's
+    effect over its floor as (time, estimate, low, high)."""
     latency: dict[str, list[tuple[float, float]]] = {}
-    drift: dict[str, list[tuple[float, float]]] = {}
-    limits = set()
+    p_values: dict[str, list[tuple[float, float]]] = {}
+    effects: dict[str, list[tuple[float, float, float, float]]] = {}
     for event in verdicts:
         detail, at = event.get("detail") or {}, event["ts"] - start
         for version, figures in _keyed(detail.get("versions")).items():
             if (value := (figures or {}).get("p99_ms")) is not None:
                 latency.setdefault(version, []).append((at, value))
-        for m in filter(lambda m: m.get("name") in DRIFT, detail.get("measurements") or []):
-            if m.get("value") is not None:
-                drift.setdefault(m["name"], []).append((at, m["value"]))
-            if m.get("threshold") is not None:
-                limits.add(m["threshold"])
-    return latency, drift, limits
+        for m in detail.get("measurements") or []:
+            if m.get("kind") != "judge" or m.get("p_value") is None:
+                continue
+            p_values.setdefault(m["name"], []).append((at, max(m["p_value"] / m["alpha"], 1e-3)))
+            floor = m.get("threshold")
+            if floor and m.get("value") is not None:
+                high = m.get("high")
+                scaled = [v / floor if v is not None else math.nan for v in (m["value"], m.get("low"), high)]
+                effects.setdefault(m["name"], []).append((at, *scaled))
+    return latency, p_values, effects
+
+
+def _effects(ax: Axes, effects: dict) -> None:
+    ax.set_ylabel("effect / floor\n(interval; fails above 1)")
+    if not effects:
+        ax.text(0.5, 0.5, EMPTY, transform=ax.transAxes, ha="center", color="grey")
+        return
+    for i, (name, points) in enumerate(sorted(effects.items())):
+        at, value, low, high = (list(column) for column in zip(*points, strict=True))
+        top = [h if math.isfinite(h) else max(value) * 2 for h in high]  # an unbounded end drawn short
+        below = [max(v - lo, 0) if math.isfinite(lo) else 0 for v, lo in zip(value, low, strict=True)]
+        above = [max(t - v, 0) for v, t in zip(value, top, strict=True)]
+        ax.errorbar(at, value, yerr=[below, above], marker="o", capsize=3, color=f"C{i}", label=name)
+    ax.axhline(1.0, color="red", linestyle="--", linewidth=1, label="floor")
+    ax.legend(loc="best", fontsize=8)
 
 
 def _lines(ax: Axes, label: str, series: dict, limits: set[float], colours: dict[str, str]) -> None:
@@ -170,9 +194,17 @@ def _table(headers: tuple[str, ...], cells: list[list[str]]) -> str:
 def _measurements(detail: dict) -> str:
     return "<br>".join(
         f'<span class="{_text(m.get("outcome"))}" title="{_text(m.get("message"))}">{_text(m.get("name"))}='
-        f"{_text(m.get('value'))} vs {_text(m.get('threshold'))}: {_text(m.get('outcome'))}</span>"
+        f"{_text(m.get('value'))}{_evidence(m)} vs {_text(m.get('threshold'))}: "
+        f"{_text(m.get('outcome'))}</span>"
         for m in detail.get("measurements") or []
     )
+
+
+def _evidence(m: dict) -> str:
+    """A judge's interval and p-value against its alpha, as text."""
+    if m.get("p_value") is None:
+        return ""
+    return f" [{_text(m.get('low'))}, {_text(m.get('high'))}] p={m['p_value']:.2g}/{m['alpha']:.2g}"
 
 
 def _page(rollout: dict, events: list[dict], png: bytes) -> str:

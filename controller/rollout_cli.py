@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from controller.api.auth import ensure_secret, mint
 from controller.client import ControlApiError, ControlClient, ControllerError
 from controller.kuberay.cluster import ClusterChange, IncrementalUpgrade
+from controller.rollout_view import view
 from controller.rollouts.spec import COMMANDS, TERMINAL, LoadTest, Phase, parse_duration
 from controller.settings import ControllerSettings
 from controller.targets.spec import TargetRef
@@ -40,19 +41,37 @@ def deploy(
     strategy: Annotated[str, typer.Option(help="canary, blue-green, shadow or rolling.")] = "canary",
     steps: Annotated[str | None, typer.Option(help="Percent steps, e.g. 10,50,100.")] = None,
     interval: Annotated[str | None, typer.Option(help="Analysis window, e.g. 30s or 2m.")] = None,
-    max_p99_ratio: Annotated[float | None, typer.Option(help="Candidate/stable p99 limit.")] = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="Chance a healthy candidate is rolled back at all (default 0.01).")
+    ] = None,
+    max_p99_ratio: Annotated[
+        float | None, typer.Option(help="p99 regression that matters (x stable).")
+    ] = None,
+    max_p50_ratio: Annotated[
+        float | None, typer.Option(help="p50 regression that matters (x stable).")
+    ] = None,
     max_p99_ms: Annotated[float | None, typer.Option(help="Absolute p99 ceiling (ms).")] = None,
     latency_tolerance_ms: Annotated[
         float | None, typer.Option(help="A latency ratio fails only when also this much slower (ms).")
     ] = None,
-    max_error_rate: Annotated[float | None, typer.Option(help="Server-error share limit.")] = None,
-    max_psi: Annotated[float | None, typer.Option(help="Score drift (PSI) limit.")] = None,
-    min_requests: Annotated[int | None, typer.Option(help="Requests per window to judge latency.")] = None,
-    min_rows: Annotated[int | None, typer.Option(help="Rows per window to judge drift.")] = None,
-    failure_limit: Annotated[int | None, typer.Option(help="Failed windows tolerated.")] = None,
+    max_error_rate: Annotated[
+        float | None, typer.Option(help="Server-error share ceiling per window.")
+    ] = None,
+    max_error_rate_delta: Annotated[
+        float | None, typer.Option(help="Extra server-error share that matters (vs stable).")
+    ] = None,
+    max_ks: Annotated[float | None, typer.Option(help="Score drift that matters (KS distance).")] = None,
+    min_requests: Annotated[int | None, typer.Option(help="Requests per window for the ceilings.")] = None,
+    failure_limit: Annotated[int | None, typer.Option(help="Windows over a ceiling tolerated.")] = None,
     error_limit: Annotated[
         int | None, typer.Option(help="Windows without metrics tolerated before pausing (default 2).")
     ] = None,
+    inconclusive_limit: Annotated[
+        int | None, typer.Option(help="Inconclusive windows of a step before pausing (default 3).")
+    ] = None,
+    wait_for_evidence: Annotated[
+        bool, typer.Option(help="Hold each step until every judge could see twice its floor.")
+    ] = False,
     warm: Annotated[str | None, typer.Option(help="Blue-green: keep the old version warm this long.")] = None,
     loadtest: Annotated[str | None, typer.Option(help="users=U,duration=D[,p99=MS,errors=RATE]")] = None,
     options: Annotated[str | None, typer.Option(help="Candidate scorer options as JSON.")] = None,
@@ -67,9 +86,9 @@ def deploy(
 ):
     """Start rolling out a model version; prints the rollout id."""
     thresholds = {
-        "max_p99_ratio": max_p99_ratio, "max_p99_ms": max_p99_ms, "max_error_rate": max_error_rate,
-        "max_psi": max_psi, "min_requests": min_requests, "min_rows": min_rows,
-        "latency_tolerance_ms": latency_tolerance_ms,
+        "max_p99_ratio": max_p99_ratio, "max_p50_ratio": max_p50_ratio, "max_p99_ms": max_p99_ms,
+        "max_error_rate": max_error_rate, "max_error_rate_delta": max_error_rate_delta, "max_ks": max_ks,
+        "min_requests": min_requests, "latency_tolerance_ms": latency_tolerance_ms,
     }  # fmt: skip
     body = {
         "version": version,
@@ -77,8 +96,11 @@ def deploy(
         "steps": [int(s) for s in steps.split(",")] if steps else None,
         "interval_s": parse_duration(interval) if interval else None,
         "warm_s": parse_duration(warm) if warm else None,
+        "alpha": alpha,
         "failure_limit": failure_limit,
         "error_limit": error_limit,
+        "inconclusive_limit": inconclusive_limit,
+        "wait_for_evidence": wait_for_evidence or None,
         "thresholds": {k: v for k, v in thresholds.items() if v is not None} or None,
         "loadtest": LoadTest.parse(loadtest).model_dump() if loadtest else None,
         "options": json.loads(options) if options else None,
@@ -118,7 +140,7 @@ def status(rollout_id: IdArgument, as_json: JsonOption = False):
         latest = verdicts[-1]["detail"] if verdicts else None
         print(json.dumps({**answer["rollout"], "latest_verdict": latest}, indent=2))
         return
-    out.print(_view(answer["rollout"], answer["events"]))
+    out.print(view(answer["rollout"], answer["events"]))
 
 
 @rollout_app.command("watch")
@@ -129,11 +151,11 @@ def watch(
     """Live view of weights and analysis until the rollout ends (Ctrl-C leaves it running)."""
     client = _client()
     answer = client.get(f"/api/v1/rollouts/{rollout_id}")
-    with Live(_view(answer["rollout"], answer["events"]), console=out, refresh_per_second=4) as live:
+    with Live(view(answer["rollout"], answer["events"]), console=out, refresh_per_second=4) as live:
         while Phase(answer["rollout"]["phase"]) not in TERMINAL:
             time.sleep(every)
             answer = client.get(f"/api/v1/rollouts/{rollout_id}")
-            live.update(_view(answer["rollout"], answer["events"]))
+            live.update(view(answer["rollout"], answer["events"]))
 
 
 def _command(name: str):
@@ -181,36 +203,6 @@ def report_command(
 
     written = report.render(answer["rollout"], answer["events"], output)
     out.print(f"wrote {written}")
-
-
-def _target_name(target: dict) -> str:
-    if target.get("kind", "local") == "local":
-        return "local"
-    return f"{target['kind']}: RayService {target['namespace']}/{target['rayservice']}"
-
-
-def _view(rollout: dict, events: list[dict]) -> Group:
-    spec, traffic = rollout["spec"], rollout["traffic"] or {}
-    weights = ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.get("weights", {}).items()))
-    shadows = ", ".join(f"v{v} {p:g}%" for v, p in sorted(traffic.get("shadows", {}).items()))
-    head = Table.grid(padding=(0, 2))
-    head.add_row("rollout", f"{rollout['id']}  {spec['model']} v{rollout['stable']} -> v{spec['candidate']}")
-    head.add_row(
-        "phase", f"{rollout['phase']}  step {rollout['step'] + 1}/{len(spec['steps'])} ({spec['strategy']})"
-    )
-    head.add_row("traffic", weights + (f"  mirrored: {shadows}" if shadows else ""))
-    head.add_row("target", _target_name(spec.get("target") or {}))
-    head.add_row("reason", rollout["reason"])
-    if rollout.get("waiting"):
-        head.add_row("waiting", rollout["waiting"])
-    verdicts = [e for e in events if e["kind"] == "verdict"]
-    table = Table("measurement", "value", "threshold", "outcome", title="latest window")
-    if verdicts:
-        for m in verdicts[-1]["detail"]["measurements"]:
-            value = "-" if m["value"] is None else f"{m['value']:.4g}"
-            threshold = "-" if m["threshold"] is None else f"{m['threshold']:g}"
-            table.add_row(m["name"], value, threshold, m["outcome"])
-    return Group(head, table)
 
 
 controller_app = typer.Typer(no_args_is_help=True, help="The controller service and its tokens.")

@@ -66,6 +66,14 @@ def increase(base: Snapshot, now: Snapshot) -> Snapshot:
     return window
 
 
+def accumulate(evidence: Snapshot, window: Snapshot) -> Snapshot:
+    """`evidence` with a window's increases added, series by series (pure)."""
+    total = dict(evidence)
+    for key, value in window.items():
+        total[key] = total.get(key, 0.0) + value
+    return total
+
+
 @dataclass
 class VersionWindow:
     """One version's traffic in a window, summed over replicas and roles."""

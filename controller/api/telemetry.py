@@ -1,5 +1,7 @@
 """The controller's own Prometheus metrics: each rollout's phase, step and weights, and every
-analysis value of its latest window next to its threshold, so users can see what was judged."""
+analysis value of its latest look next to its threshold, so users can see what was judged; for the
+sequential judges also the p-value and its alpha share, the effect's interval and the samples seen
+and needed (graph `raynomaly_analysis_p_value / raynomaly_analysis_alpha` falling toward 1)."""
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -36,6 +38,35 @@ class RolloutCollector(Collector):
             "Threshold of each analysis measurement",
             labels=[*labels, "measurement"],
         )
+        per = [*labels, "measurement"]
+        judged = {  # measurement field -> family
+            "p_value": GaugeMetricFamily(
+                "raynomaly_analysis_p_value",
+                "Each judge's anytime-valid p-value (running minimum)",
+                labels=per,
+            ),
+            "alpha": GaugeMetricFamily(
+                "raynomaly_analysis_alpha",
+                "Each judge's share of the rollout's alpha (fails at or below)",
+                labels=per,
+            ),
+            "low": GaugeMetricFamily(
+                "raynomaly_analysis_effect_low", "Low end of the effect's interval", labels=per
+            ),
+            "high": GaugeMetricFamily(
+                "raynomaly_analysis_effect_high",
+                "High end of the effect's interval (absent: unbounded)",
+                labels=per,
+            ),
+            "samples": GaugeMetricFamily(
+                "raynomaly_analysis_samples", "Candidate samples seen in the step", labels=per
+            ),
+            "needed": GaugeMetricFamily(
+                "raynomaly_analysis_needed_samples",
+                "Candidate samples to see a regression of twice the floor",
+                labels=per,
+            ),
+        }
         rollouts = self._store.list(active=True) + [r for r in self._store.list(active=False)[:RECENT]]
         for rollout in rollouts:
             base = [rollout.id, rollout.spec.model, rollout.spec.strategy, str(rollout.spec.candidate)]
@@ -55,4 +86,7 @@ class RolloutCollector(Collector):
                     )
                 if measurement["threshold"] is not None:
                     threshold.add_metric([*base, measurement["name"]], measurement["threshold"])
-        yield from (phase, step, weight, value, threshold)
+                for field, family in judged.items():
+                    if measurement.get(field) is not None:
+                        family.add_metric([*base, measurement["name"]], measurement[field])
+        yield from (phase, step, weight, value, threshold, *judged.values())

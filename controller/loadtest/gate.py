@@ -39,6 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from controller.analysis.verdict import Measurement, Outcome
 from controller.rollouts.spec import LoadTest
 
@@ -105,16 +107,29 @@ class LocustGate:
             "--host", self.http_url, "--json", "--only-summary", "--loglevel", "WARNING",
         ]  # fmt: skip
 
-    def run(self, loadtest: LoadTest, model: str, version: int, n_features: int) -> LocustStats:
-        """Run Locust and read its final statistics; GateError when it cannot start, hangs or prints none."""
+    def run(
+        self,
+        loadtest: LoadTest,
+        model: str,
+        version: int | None,
+        n_features: int,
+        rows: np.ndarray | None = None,
+    ) -> LocustStats:
+        """Run Locust and read its final statistics; GateError when it cannot start, hangs or prints none.
+        `version` None lets the traffic table route; `rows` (else standard-normal rows) are sent in
+        random order."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
         env |= {
             "RAYNOMALY_GATE_MODEL": model,
-            "RAYNOMALY_GATE_VERSION": str(version),
+            "RAYNOMALY_GATE_VERSION": "" if version is None else str(version),
             "RAYNOMALY_GATE_FEATURES": str(n_features),
+            "RAYNOMALY_GATE_RATE": str(loadtest.rps / loadtest.users) if loadtest.rps else "",
         }
         timeout = loadtest.duration_s + self.timeout_margin_s
         with tempfile.TemporaryDirectory(prefix="raynomaly-gate-") as cwd:
+            if rows is not None:
+                env["RAYNOMALY_GATE_ROWS"] = str(Path(cwd) / "rows.npy")
+                np.save(env["RAYNOMALY_GATE_ROWS"], np.asarray(rows, dtype=np.float64))
             try:
                 done = subprocess.run(
                     self.command(loadtest), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout

@@ -1,10 +1,11 @@
-"""The load-test gate's Locust user: one random row per request, pinned to the candidate version.
+"""The Locust user of the load-test gate and of `raynomaly loadtest`: one row per request.
 
 Only the `python -m locust` subprocess that `LocustGate` starts imports this file (Locust patches the
 standard library with gevent at import). It reads its target from the environment:
-RAYNOMALY_GATE_MODEL, RAYNOMALY_GATE_VERSION (sent as `x-model-version`) and RAYNOMALY_GATE_FEATURES
-(features per row; rows are standard normal). Users wait nothing between requests, so the gate
-measures a closed loop of `--users` concurrent clients.
+RAYNOMALY_GATE_MODEL; RAYNOMALY_GATE_VERSION, sent as `x-model-version` (empty: the traffic table
+decides, as for any caller); RAYNOMALY_GATE_FEATURES, features per row; RAYNOMALY_GATE_ROWS, a `.npy`
+file of rows drawn at random (empty: standard-normal rows); RAYNOMALY_GATE_RATE, requests per second
+per user (empty: users wait nothing between requests, a closed loop of `--users` clients).
 
 When the run stops it writes one line to stderr, `RAYNOMALY_GATE_REPORT {"answered": N, "errors": {...}}`:
 how many requests got an HTTP answer (any status; a refused or reset connection gets none) and the
@@ -17,27 +18,32 @@ import os
 import sys
 
 import numpy as np
-from locust import events, task
+from locust import constant, constant_throughput, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
 
 MODEL = os.environ["RAYNOMALY_GATE_MODEL"]
-VERSION = str(int(os.environ["RAYNOMALY_GATE_VERSION"]))
+VERSION = os.environ.get("RAYNOMALY_GATE_VERSION", "")
 FEATURES = int(os.environ["RAYNOMALY_GATE_FEATURES"])
+ROWS = np.load(os.environ["RAYNOMALY_GATE_ROWS"]) if os.environ.get("RAYNOMALY_GATE_ROWS") else None
+RATE = float(os.environ.get("RAYNOMALY_GATE_RATE") or 0)
 REPORT_PREFIX = "RAYNOMALY_GATE_REPORT "
 _answered = 0
 
 
-class PinnedPredict(FastHttpUser):
-    """POST /api/v1/predict with one fresh standard-normal row; any non-2xx answer is a failure."""
+class Predict(FastHttpUser):
+    """POST /api/v1/predict with one row; any non-2xx answer is a failure."""
+
+    wait_time = constant_throughput(RATE) if RATE else constant(0)
 
     def on_start(self) -> None:
         self.rng = np.random.default_rng()
-        self.headers = {"x-model-version": VERSION}
+        self.headers = {"x-model-version": str(int(VERSION))} if VERSION else {}
 
     @task
     def predict(self) -> None:
-        body = {"model": MODEL, "features": self.rng.standard_normal(FEATURES).tolist()}
+        row = ROWS[self.rng.integers(len(ROWS))] if ROWS is not None else self.rng.standard_normal(FEATURES)
+        body = {"model": MODEL, "features": row.tolist()}
         self.client.post("/api/v1/predict", json=body, headers=self.headers, name="predict")
 
 

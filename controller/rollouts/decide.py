@@ -1,12 +1,19 @@
 """`next_action`: the one decision table of every rollout (pure).
 
-Operator commands come first. Then the window's verdict: Successful advances (the strategy says
-where), Failed beyond `failure_limit` rolls back, Error beyond `error_limit` and Inconclusive beyond
-`inconclusive_limit` pause and say why; anything else holds the step for another window. A pause
+Operator commands come first. Then the look's verdict: a Failed judge rolls back at once (its
+false-alarm chance is already bounded by alpha); Error beyond `error_limit` pauses until the metrics
+answer; a ceiling Failed in more than `failure_limit` windows rolls back; Successful (every judge
+found no regression, and no ceiling failed) advances, the strategy says where, and says which judges
+had too little evidence to see a regression of twice their floor (with `wait_for_evidence`, such a
+step holds as Inconclusive instead); Inconclusive (no candidate traffic) beyond `inconclusive_limit`
+windows pauses; anything else holds the step for another window, keeping its evidence. A pause
 for unreachable metrics is lifted by the loop (`resume`) once the source answers again: missing
 data never promotes nor rolls back.
 """
 
+from dataclasses import replace
+
+from controller.analysis.judges import waiting_for
 from controller.analysis.verdict import Outcome, Verdict
 from controller.rollouts.spec import Phase, Rollout
 from controller.rollouts.strategies import strategy_for
@@ -55,32 +62,48 @@ def next_action(rollout: Rollout, verdict: Verdict | None, now: float) -> Decisi
     if verdict is None:
         return None
     counts = rollout.counts
-    if verdict.outcome == Outcome.SUCCESSFUL:
-        return strategy.advance(rollout, now)
-    if verdict.outcome == Outcome.FAILED:
-        counts = counts.model_copy(update={"failed": counts.failed + 1})
-        if counts.failed > rollout.spec.failure_limit:
-            return rollback(
-                rollout.model_copy(update={"counts": counts}),
-                f"{counts.failed} failed window(s), limit {rollout.spec.failure_limit}: {verdict.reason}",
-            )
-    elif verdict.outcome == Outcome.ERROR:
+    unseen = waiting_for(verdict.measurements, rollout.evidence_s)
+    if failed := verdict.failed("judge"):
+        return rollback(rollout, "; ".join(m.message for m in failed))
+    if verdict.outcome == Outcome.ERROR:
         counts = counts.model_copy(update={"error": counts.error + 1})
         if counts.error > rollout.spec.error_limit:
             reason = (
                 f"metrics unavailable in {counts.error} windows: {verdict.reason}; resumes when they answer"
             )
             return _pause(rollout, reason, for_metrics=True)
+    elif failed := verdict.failed("ceiling"):
+        counts = counts.model_copy(update={"failed": counts.failed + 1})
+        if counts.failed > rollout.spec.failure_limit:
+            reasons = "; ".join(m.message for m in failed)
+            return rollback(
+                rollout.model_copy(update={"counts": counts}),
+                f"{counts.failed} window(s) over a ceiling, limit {rollout.spec.failure_limit}: {reasons}",
+            )
+    elif verdict.outcome == Outcome.SUCCESSFUL and not (unseen and rollout.spec.wait_for_evidence):
+        return _noting(strategy.advance(rollout, now), unseen)
     else:
         counts = counts.model_copy(update={"inconclusive": counts.inconclusive + 1})
         if counts.inconclusive > rollout.spec.inconclusive_limit:
+            why = (
+                verdict.reason if verdict.outcome != Outcome.SUCCESSFUL else f"waiting for evidence: {unseen}"
+            )
             return _pause(
                 rollout,
-                f"{counts.inconclusive} inconclusive windows: {verdict.reason}; "
-                "send more traffic or lower min_requests/min_rows, then resume",
+                f"{counts.inconclusive} inconclusive windows: {why}; "
+                "send more traffic, then resume (the step's evidence is kept), or promote",
             )
     update = {"counts": counts, "window_started": None, "window_base": None, "reason": verdict.reason}
     return Decision("hold", rollout.model_copy(update=update), f"{verdict.outcome.value}: {verdict.reason}")
+
+
+def _noting(decision: Decision, unseen: str) -> Decision:
+    """An advance that left some judge short of the evidence to see a regression of twice its floor
+    says so in its reason (and so in the audit log, status and watch)."""
+    if not unseen:
+        return decision
+    reason = f"{decision.reason}; too little evidence yet to see a regression of twice the floor: {unseen}"
+    return replace(decision, reason=reason, rollout=decision.rollout.model_copy(update={"reason": reason}))
 
 
 def rollback(rollout: Rollout, reason: str, phase: Phase | None = None) -> Decision:
@@ -112,11 +135,12 @@ def _pause(rollout: Rollout, reason: str, *, for_metrics: bool = False) -> Decis
         traffic=rollout.traffic,
         paused_from=rollout.phase,
         paused_for_metrics=for_metrics,
+        **_kept(rollout),
     )
 
 
 def resume(rollout: Rollout, reason: str) -> Decision:
-    """Back to the phase it was paused in, same step, fresh window and counts (pure)."""
+    """Back to the phase it was paused in, same step and evidence, fresh window and counts (pure)."""
     return moved(
         rollout,
         "resume",
@@ -126,7 +150,13 @@ def resume(rollout: Rollout, reason: str) -> Decision:
         traffic=rollout.traffic,
         paused_from=None,
         paused_for_metrics=False,
+        **_kept(rollout),
     )
+
+
+def _kept(rollout: Rollout) -> dict:
+    """A pause does not end the step: its evidence and p-values carry over to the resumed step."""
+    return {"evidence": rollout.evidence, "evidence_s": rollout.evidence_s, "p_values": rollout.p_values}
 
 
 def _command(rollout: Rollout, command: str, now: float) -> Decision:

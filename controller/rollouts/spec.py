@@ -8,7 +8,7 @@ command an operator asked for. A restarted controller reads it and carries on ex
 import enum
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from controller.kuberay.cluster import ClusterChange
 from controller.targets.spec import TargetRef
@@ -32,26 +32,46 @@ STRATEGY_NAMES = ("canary", "blue-green", "shadow", "rolling", "upgrade")
 COMMANDS = ("promote", "pause", "resume", "abort", "rollback")
 
 
+RETIRED = frozenset({"max_psi", "min_rows"})
+
+
 class Thresholds(BaseModel):
-    """What the analysis judges against; below the minimum counts a measurement is Inconclusive."""
+    """The effects that matter. Judges (sequential, over the whole step) fail only beyond these
+    floors; the ceilings (`max_p99_ms`, `max_error_rate`) are absolute limits on each window."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_p99_ratio: float = Field(default=1.5, gt=0)
-    max_p50_ratio: float = Field(default=2.0, gt=0)
+    max_p99_ratio: float = Field(default=1.5, gt=1)
+    max_p50_ratio: float = Field(default=1.5, gt=1)
     latency_tolerance_ms: float = Field(default=5.0, ge=0)
-    """A latency ratio fails only when the candidate is also this much slower: ratios of a few
-    milliseconds are noise on a busy machine."""
+    """A latency quantile fails only when the candidate is also this much slower: a few milliseconds
+    are noise on a busy machine (and the hop to a dedicated replica costs about that)."""
     max_p99_ms: float = Field(default=500.0, gt=0)
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
-    max_psi: float = Field(default=0.25, gt=0)
-    max_ks: float = Field(default=0.2, gt=0, le=1)
+    max_error_rate_delta: float = Field(default=0.005, gt=0, le=1)
+    """How much more often than the baseline the candidate may fail (server errors)."""
+    max_ks: float = Field(default=0.1, gt=0, lt=0.5)
+    """Score drift: KS distance of the candidate's score percentiles from its reference and from the
+    stable version's (0.1 is about PSI 0.06 for a shifted normal; PSI 0.25 is about KS 0.2)."""
     max_anomaly_rate_delta: float = Field(default=0.05, gt=0, le=1)
     min_agreement: float = Field(default=0.8, ge=0, le=1)
     min_requests: int = Field(default=50, ge=1)
-    """Requests per version and window below which latency and error rate are Inconclusive."""
-    min_rows: int = Field(default=200, ge=1)
-    """Scored rows per version and window below which drift and anomaly rate are Inconclusive."""
+    """Requests per version and window below which the ceilings do not apply to the window."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: object, info: ValidationInfo) -> object:
+        """Records stored before sequential judges hold `max_psi` and `min_rows` (read without them);
+        a request naming them is refused."""
+        if not isinstance(data, dict) or not RETIRED & data.keys():
+            return data
+        if (info.context or {}).get("stored"):
+            return {k: v for k, v in data.items() if k not in RETIRED}
+        raise ValueError(
+            "max_psi and min_rows are retired: drift is judged sequentially against max_ks "
+            "(see the README, 'How a rollout is judged')"
+        )
+        return data
 
 
 class LoadTest(BaseModel):
@@ -63,16 +83,22 @@ class LoadTest(BaseModel):
     duration_s: float = Field(default=10.0, gt=0, le=600)
     max_p99_ms: float = Field(default=500.0, gt=0)
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    rps: float | None = Field(default=None, gt=0, le=100_000)
+    """A steady rate, shared by the users; None: each user sends its next request at once."""
 
     @classmethod
     def parse(cls, text: str) -> "LoadTest":
-        """`users=U,duration=D[s|m],p99=MS,errors=RATE` (CLI) -> LoadTest; ValueError naming the bad key."""
-        keys = {"users": "users", "duration": "duration_s", "p99": "max_p99_ms", "errors": "max_error_rate"}
+        """`users=U,duration=D[s|m],p99=MS,errors=RATE[,rps=R]` (CLI) -> LoadTest; ValueError naming
+        the bad key."""
+        keys = {
+            "users": "users", "duration": "duration_s", "p99": "max_p99_ms",
+            "errors": "max_error_rate", "rps": "rps",
+        }  # fmt: skip
         values = {}
         for item in filter(None, text.split(",")):
             key, _, value = item.partition("=")
             if key not in keys or not value:
-                raise ValueError(f"load test {item!r}: use users=U,duration=D,p99=MS,errors=RATE")
+                raise ValueError(f"load test {item!r}: use users=U,duration=D,p99=MS,errors=RATE[,rps=R]")
             values[keys[key]] = parse_duration(value) if key == "duration" else float(value)
         return cls(**values)
 
@@ -101,8 +127,15 @@ class RolloutSpec(BaseModel):
     interval_s: float = Field(default=30.0, gt=0)
     """Length of each analysis window."""
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    """The chance that a healthy candidate is rolled back by a judge at all, over every judge and
+    look of the rollout (split evenly across its analysed steps and judges)."""
+    wait_for_evidence: bool = False
+    """Hold each analysed step until every judge could see a regression of twice its floor (a step
+    short of it pauses after `inconclusive_limit` windows); by default a step advances when its
+    window closes cleanly and says which judges were short."""
     failure_limit: int = Field(default=1, ge=0)
-    """Failed windows tolerated; one more rolls back."""
+    """Windows over a ceiling tolerated; one more rolls back."""
     inconclusive_limit: int = Field(default=3, ge=0)
     error_limit: int = Field(default=2, ge=0)
     shadow_percent: float = Field(default=100.0, gt=0, le=100)
@@ -177,6 +210,12 @@ class Rollout(BaseModel):
     """Wall-clock time the current analysis window opened (None while waiting for readiness)."""
     window_base: dict[str, float] | None = None
     """The metric snapshot that opened the current window."""
+    evidence: dict[str, float] = Field(default_factory=dict)
+    """Everything the step's closed windows counted (their increases summed): what the judges read."""
+    evidence_s: float = 0.0
+    """Seconds of traffic in `evidence`."""
+    p_values: dict[str, float] = Field(default_factory=dict)
+    """Each judge's p-value at the step's last look (the next look reports the running minimum)."""
     counts: Counts = Field(default_factory=Counts)
     command: str | None = None
     """An operator command waiting for the loop (promote, pause, resume, abort, rollback)."""

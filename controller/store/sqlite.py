@@ -17,6 +17,8 @@ from controller.audit import GENESIS, AuditEntry, entry_hash
 from controller.rollouts.spec import Rollout
 from controller.store.spec import Conflict, StoreError
 
+STORED = {"stored": True}
+"""Validation context of a record read back: fields retired since it was written are dropped."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rollouts (
     id TEXT PRIMARY KEY, model TEXT NOT NULL, active INTEGER NOT NULL,
@@ -86,7 +88,7 @@ class SqliteStore:
 
     def get(self, rollout_id: str) -> Rollout | None:
         row = self._connection().execute("SELECT record FROM rollouts WHERE id = ?", (rollout_id,)).fetchone()
-        return Rollout.model_validate_json(row[0]) if row else None
+        return Rollout.model_validate_json(row[0], context=STORED) if row else None
 
     def list(self, model: str | None = None, active: bool | None = None) -> list[Rollout]:
         query, args = "SELECT record FROM rollouts WHERE 1=1", []
@@ -95,7 +97,7 @@ class SqliteStore:
         if active is not None:
             query, args = query + " AND active = ?", [*args, int(active)]
         rows = self._connection().execute(query + " ORDER BY created DESC", args).fetchall()
-        return [Rollout.model_validate_json(r[0]) for r in rows]
+        return [Rollout.model_validate_json(r[0], context=STORED) for r in rows]
 
     def save(self, rollout: Rollout, actor: str, action: str, events: list[dict], detail: dict) -> Rollout:
         saved = rollout.model_copy(update={"revision": rollout.revision + 1, "updated": time.time()})

@@ -94,9 +94,9 @@ class TrafficSource:
             self.counters[key] = self.counters.get(key, 0.0) + value
 
         bump("ray_raynomaly_requests_total", requests, outcome="ok")
-        for bound in [*LATENCY_MS, math.inf]:
-            if bound >= self.latency_ms[version]:
-                bump("ray_raynomaly_request_latency_ms_bucket", requests, le=str(bound))
+        for bound in [*LATENCY_MS, math.inf]:  # every bucket, empty ones too, as Ray exports them
+            below = bound >= self.latency_ms[version]
+            bump("ray_raynomaly_request_latency_ms_bucket", requests if below else 0.0, le=str(bound))
         bump("ray_raynomaly_scored_rows_total", requests * 10)
         bump("ray_raynomaly_anomalies_total", requests)
         for edge in range(1, 21):

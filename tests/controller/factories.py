@@ -14,10 +14,12 @@ def rollout(strategy: str = "canary", stable: int | None = 1, candidate: int = 2
     )  # fmt: skip
 
 
-def verdict(outcome: Outcome, name: str = "p99_ratio") -> Verdict:
-    """A window whose one measurement has `outcome`."""
-    return Verdict.of([Measurement(name, outcome, 1.0, 1.5, f"{name} was {outcome.value}")])
+def verdict(outcome: Outcome, name: str = "p99_ms", kind: str = "ceiling") -> Verdict:
+    """A look whose one measurement has `outcome`: a ceiling of the window, unless `kind` says."""
+    return Verdict.of([Measurement(name, outcome, 1.0, 1.5, f"{name} was {outcome.value}", kind=kind)])
 
 
 OK, FAILED = verdict(Outcome.SUCCESSFUL), verdict(Outcome.FAILED)
-INCONCLUSIVE, ERROR = verdict(Outcome.INCONCLUSIVE), verdict(Outcome.ERROR, "metrics")
+INCONCLUSIVE = verdict(Outcome.INCONCLUSIVE, "latency", "judge")
+ERROR = verdict(Outcome.ERROR, "metrics", "metrics")
+JUDGED_WORSE = verdict(Outcome.FAILED, "latency", "judge")

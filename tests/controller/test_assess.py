@@ -1,31 +1,41 @@
-"""`assess` and its statistics as truth tables over hand-built windows."""
+"""`assess`, its judges and its ceilings as truth tables over hand-built evidence."""
 
 import math
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 
-from controller.analysis.assess import assess, unreachable
+from controller.analysis.assess import alpha_share, assess, unreachable
+from controller.analysis.judges import Arms, waiting_for
 from controller.analysis.stats import ks, psi, quantile
-from controller.analysis.verdict import Outcome
+from controller.analysis.verdict import Measurement, Outcome, Verdict
 from controller.analysis.window import VersionWindow
-from controller.rollouts.spec import Thresholds
+from controller.rollouts.spec import RolloutSpec, Thresholds
 from runtime.metrics import LATENCY_MS
 
 BOUNDS = [*LATENCY_MS, math.inf]
-T = Thresholds(min_requests=50, min_rows=200)
+SPEC = RolloutSpec(model="fraud", candidate=2, steps=[10, 50, 100])
 
 
-def window(requests=500, latency_ms=4.0, errors=0, rows=2000, percentiles=None, anomaly_rate=0.1,
-           agree=0, disagree=0) -> VersionWindow:  # fmt: skip
-    """A version's window whose every request took about `latency_ms`."""
-    cumulative = [requests if bound >= latency_ms else 0.0 for bound in BOUNDS]
+def window(requests=2000, median_ms=20.0, spread=0.5, errors=0, rows=None, percentiles=None,
+           anomaly_rate=0.1, agree=0, disagree=0) -> VersionWindow:  # fmt: skip
+    """A version's evidence: latencies log-normal around `median_ms` (expected counts), one row per
+    request unless `rows` says."""
+    rows = requests if rows is None else rows
+    cdf = [1.0 if math.isinf(b) else float(norm.cdf(math.log(b / median_ms) / spread)) for b in BOUNDS]
     shares = np.ones(20) if percentiles is None else np.asarray(percentiles, dtype=float)
     return VersionWindow(
-        requests=requests, server_errors=errors, latency_bounds=BOUNDS, latency_cumulative=cumulative,
-        rows=rows, anomalies=rows * anomaly_rate, percentiles=shares / shares.sum() * rows,
-        agree=agree, disagree=disagree,
+        requests=requests, server_errors=errors, latency_bounds=BOUNDS,
+        latency_cumulative=[requests * c for c in cdf], rows=rows, anomalies=rows * anomaly_rate,
+        percentiles=shares / shares.sum() * rows, agree=agree, disagree=disagree,
     )  # fmt: skip
+
+
+def judged(candidate, baseline=None, paired=False, spec=SPEC) -> Verdict:
+    """Every judge over `candidate` vs `baseline` as the step's evidence (the window as well)."""
+    arms = Arms(candidate, baseline)
+    return assess(spec, arms, arms, paired=paired)
 
 
 def outcomes(verdict) -> dict[str, Outcome]:
@@ -33,69 +43,143 @@ def outcomes(verdict) -> dict[str, Outcome]:
 
 
 DRIFTED = np.r_[np.full(15, 0.2), np.full(5, 10.0)]  # most rows in the top quarter of the reference
+SLIGHTLY = np.r_[np.full(10, 0.95), np.full(10, 1.05)]  # KS 0.025: real, and below the floor
 
 
 @pytest.mark.parametrize(
     ("candidate", "baseline", "name", "outcome"),
     [
-        pytest.param(window(), window(), "p99_ratio", Outcome.SUCCESSFUL, id="same-latency-passes"),
-        pytest.param(window(latency_ms=40), window(), "p99_ratio", Outcome.FAILED, id="10x-p99-fails"),
-        pytest.param(window(latency_ms=2.5), window(latency_ms=1), "p99_ratio", Outcome.SUCCESSFUL,
+        pytest.param(window(), window(), "latency", Outcome.SUCCESSFUL, id="same-latency-passes"),
+        pytest.param(window(median_ms=60), window(), "latency", Outcome.FAILED, id="3x-latency-fails"),
+        pytest.param(window(median_ms=26), window(), "latency", Outcome.SUCCESSFUL,
+                     id="1.3x-is-within-the-1.5x-floor"),
+        pytest.param(window(median_ms=2.5), window(median_ms=1), "latency", Outcome.SUCCESSFUL,
                      id="ratio-of-milliseconds-within-tolerance-passes"),
-        pytest.param(window(latency_ms=800), window(), "p99_ms", Outcome.FAILED, id="over-the-ceiling"),
-        pytest.param(window(requests=10), window(), "p99_ratio", Outcome.INCONCLUSIVE, id="few-requests"),
-        pytest.param(window(), window(requests=10), "p99_ratio", Outcome.INCONCLUSIVE, id="few-baseline"),
-        pytest.param(window(errors=50), window(), "error_rate", Outcome.FAILED, id="10pct-errors-fail"),
-        pytest.param(window(errors=2), window(), "error_rate", Outcome.SUCCESSFUL, id="0.4pct-errors-pass"),
-        pytest.param(window(percentiles=DRIFTED), window(), "psi_reference", Outcome.FAILED, id="drift-psi"),
-        pytest.param(window(percentiles=DRIFTED), window(), "ks_stable", Outcome.FAILED, id="drift-ks"),
-        pytest.param(window(rows=50, percentiles=DRIFTED), window(), "psi_reference", Outcome.INCONCLUSIVE,
-                     id="few-rows-is-no-verdict-on-drift"),
+        pytest.param(window(requests=20, median_ms=60), window(), "latency", Outcome.SUCCESSFUL,
+                     id="20-requests-cannot-show-it"),
+        pytest.param(window(20_000, spread=0.45), window(20_000, spread=0.15), "latency", Outcome.FAILED,
+                     id="a-heavier-tail-alone-fails"),
+        pytest.param(window(requests=0), window(), "latency", Outcome.INCONCLUSIVE,
+                     id="no-candidate-traffic"),
+        pytest.param(window(errors=100), window(), "error_share", Outcome.FAILED, id="5pct-errors-fail"),
+        pytest.param(window(errors=4), window(errors=4), "error_share", Outcome.SUCCESSFUL,
+                     id="same-error-rate-passes"),
+        pytest.param(window(errors=6), window(), "error_share", Outcome.SUCCESSFUL,
+                     id="0.3pct-more-errors-is-within-the-floor"),
+        pytest.param(window(percentiles=DRIFTED), window(), "ks_reference", Outcome.FAILED,
+                     id="drift-reference"),
+        pytest.param(window(percentiles=DRIFTED), window(), "ks_stable", Outcome.FAILED, id="drift-stable"),
+        pytest.param(window(rows=10, percentiles=DRIFTED), window(), "ks_reference", Outcome.SUCCESSFUL,
+                     id="10-rows-cannot-show-drift"),
+        pytest.param(window(rows=200_000, percentiles=SLIGHTLY), window(), "ks_reference", Outcome.SUCCESSFUL,
+                     id="tiny-real-drift-is-within-the-floor"),
         pytest.param(window(anomaly_rate=0.3), window(), "anomaly_rate_delta", Outcome.FAILED,
                      id="anomaly-rate-jump"),
+        pytest.param(window(rows=20_000, anomaly_rate=0.01), window(rows=20_000), "anomaly_rate_delta",
+                     Outcome.FAILED,
+                     id="anomaly-rate-collapse"),
         pytest.param(window(anomaly_rate=0.12), window(), "anomaly_rate_delta", Outcome.SUCCESSFUL,
                      id="small-anomaly-rate-change"),
+        pytest.param(window(median_ms=800), window(), "p99_ms", Outcome.FAILED, id="over-the-ceiling"),
+        pytest.param(window(errors=100), window(), "error_rate", Outcome.FAILED, id="over-the-error-ceiling"),
+        pytest.param(window(requests=10, errors=5), window(), "error_rate", Outcome.INCONCLUSIVE,
+                     id="ceilings-need-min-requests"),
     ],
 )  # fmt: skip
 def test_measurements(candidate, baseline, name, outcome):
-    assert outcomes(assess(T, candidate, baseline))[name] == outcome
+    assert outcomes(judged(candidate, baseline))[name] == outcome
 
 
-def test_the_worst_phase_decides_and_a_bad_value_outranks_missing_data():
-    verdict = assess(T, window(latency_ms=40, rows=10), window())
-    assert outcomes(verdict)["psi_reference"] == Outcome.INCONCLUSIVE
-    assert verdict.outcome == Outcome.FAILED
-    assert "p99_ratio" in verdict.reason and "psi" not in verdict.reason
+def test_a_failed_judge_carries_its_evidence():
+    verdict = judged(window(median_ms=60), window())
+    latency = next(m for m in verdict.measurements if m.name == "latency")
+    assert latency.kind == "judge" and latency.value == pytest.approx(3.0, rel=0.1)
+    assert SPEC.thresholds.max_p99_ratio < latency.low <= 3.0 <= latency.high
+    assert latency.p_value <= latency.alpha == pytest.approx(SPEC.alpha / (2 * 5))
+    assert verdict.outcome == Outcome.FAILED and verdict.failed("judge")
 
 
-def test_a_healthy_window_is_successful_with_every_measurement_recorded():
-    verdict = assess(T, window(), window())
+def test_a_healthy_step_is_successful_with_every_judge_and_ceiling_recorded():
+    verdict = judged(window(), window())
     assert verdict.outcome == Outcome.SUCCESSFUL
-    names = {m.name for m in verdict.measurements}
-    assert names == {"p99_ms", "p99_ratio", "p50_ratio", "error_rate", "psi_reference", "ks_reference",
-                     "psi_stable", "ks_stable", "anomaly_rate_delta"}  # fmt: skip
-    ratio = next(m for m in verdict.measurements if m.name == "p99_ratio")
-    assert ratio.value == pytest.approx(1.0) and ratio.threshold == T.max_p99_ratio
+    assert [m.name for m in verdict.measurements] == [
+        "p99_ms", "error_rate", "latency", "error_share", "ks_reference", "ks_stable", "anomaly_rate_delta",
+    ]  # fmt: skip
+    assert all(m.p_value > m.alpha for m in verdict.measurements if m.kind == "judge")
+
+
+def test_inconclusive_ceilings_do_not_hold_a_step_but_missing_candidate_traffic_does():
+    few = judged(window(requests=20), window())
+    assert outcomes(few)["p99_ms"] == Outcome.INCONCLUSIVE and few.outcome == Outcome.SUCCESSFUL
+    none = judged(window(requests=0), window())
+    assert none.outcome == Outcome.INCONCLUSIVE and "no candidate traffic" in none.reason
+
+
+def test_a_judge_reports_the_running_minimum_of_its_p_values():
+    arms = Arms(window(), window())
+    verdict = assess(SPEC, arms, arms, previous={"latency": 0.2})
+    assert next(m for m in verdict.measurements if m.name == "latency").p_value == 0.2
+
+
+def test_what_a_step_still_needs_is_said_in_time_at_the_observed_rate():
+    verdict = judged(window(requests=90), window(requests=810))
+    said = waiting_for(verdict.measurements, seconds=30.0)
+    assert "latency needs ~" in said and "at 3.0/s" in said
+    assert waiting_for(judged(window(requests=200_000), window(requests=200_000)).measurements, 30.0) == ""
 
 
 @pytest.mark.parametrize(
     ("agree", "disagree", "outcome"),
-    [(950, 50, Outcome.SUCCESSFUL), (500, 500, Outcome.FAILED), (10, 0, Outcome.INCONCLUSIVE)],
-    ids=["agreeing-shadow", "disagreeing-shadow", "too-few-pairs"],
+    [(950, 50, Outcome.SUCCESSFUL), (500, 500, Outcome.FAILED), (10, 0, Outcome.SUCCESSFUL)],
+    ids=["agreeing-shadow", "disagreeing-shadow", "too-few-pairs-to-fail"],
 )
 def test_paired_agreement(agree, disagree, outcome):
-    verdict = assess(T, window(agree=agree, disagree=disagree), window(), paired=True)
+    verdict = judged(window(agree=agree, disagree=disagree), window(), paired=True)
     assert outcomes(verdict)["agreement"] == outcome
 
 
-def test_first_version_is_judged_on_its_own_ceilings_and_reference():
-    names = {m.name for m in assess(T, window(), None).measurements}
-    assert names == {"p99_ms", "error_rate", "psi_reference", "ks_reference"}
+def test_first_version_is_judged_on_its_ceilings_and_reference():
+    names = {m.name for m in judged(window(), None).measurements}
+    assert names == {"p99_ms", "error_rate", "ks_reference"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "baseline", "paired", "share"),
+    [
+        pytest.param(dict(steps=[10, 50, 100]), True, False, 0.01 / (2 * 5),
+                     id="canary-two-steps-five-judges"),
+        pytest.param(dict(steps=[5, 10, 25, 50, 100], alpha=0.05), True, False, 0.05 / (4 * 5),
+                     id="canary-four-steps"),
+        pytest.param(dict(strategy="blue-green"), True, True, 0.01 / (2 * 6), id="blue-green-with-agreement"),
+        pytest.param(dict(strategy="shadow", steps=[50]), True, True, 0.01 / 6, id="shadow-one-step"),
+        pytest.param(dict(strategy="rolling"), False, False, 0.01, id="rolling-reference-only"),
+    ],
+)  # fmt: skip
+def test_alpha_is_split_across_analysed_steps_and_judges(spec, baseline, paired, share):
+    assert alpha_share(RolloutSpec(model="fraud", candidate=2, **spec), baseline, paired) == pytest.approx(
+        share
+    )
 
 
 def test_an_unreachable_source_is_an_error_not_a_value():
     verdict = unreachable("connection refused")
     assert verdict.outcome == Outcome.ERROR and verdict.measurements[0].value is None
+
+
+def test_unbounded_intervals_serialise_as_null():
+    m = Measurement("latency", Outcome.SUCCESSFUL, 1.0, 1.5, kind="judge", low=0.0, high=math.inf,
+                    needed=math.inf)  # fmt: skip
+    stored = Verdict.of([m]).to_dict()["measurements"][0]
+    assert stored["high"] is None and stored["needed"] is None and stored["low"] == 0.0
+    assert Verdict.from_dict(Verdict.of([m]).to_dict()).measurements[0].kind == "judge"
+
+
+def test_retired_thresholds_are_refused_in_requests_and_dropped_from_stored_records():
+    with pytest.raises(ValueError, match="max_psi and min_rows are retired"):
+        Thresholds(max_psi=0.2)
+    assert (
+        Thresholds.model_validate({"min_rows": 200, "max_ks": 0.15}, context={"stored": True}).max_ks == 0.15
+    )
 
 
 def test_quantile_interpolates_like_histogram_quantile():

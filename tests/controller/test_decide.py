@@ -2,13 +2,14 @@
 
 import pytest
 
+from controller.analysis.verdict import Measurement, Outcome, Verdict
 from controller.kuberay.cluster import ClusterChange
 from controller.rollouts.create import RolloutRefused, new_rollout
 from controller.rollouts.decide import CommandRefused, check_command, next_action
 from controller.rollouts.spec import Counts, Phase, RolloutSpec
 from controller.targets.spec import Served, TargetRef
 from runtime.traffic import ModelTraffic
-from tests.controller.factories import ERROR, FAILED, INCONCLUSIVE, OK, rollout
+from tests.controller.factories import ERROR, FAILED, INCONCLUSIVE, JUDGED_WORSE, OK, rollout
 
 
 def run(record, *verdicts, now: float = 100.0):
@@ -28,7 +29,11 @@ def run(record, *verdicts, now: float = 100.0):
         pytest.param([], Phase.PROGRESSING, {1: 90, 2: 10}, id="starts-at-the-first-step"),
         pytest.param([OK], Phase.PROGRESSING, {1: 50, 2: 50}, id="passing-window-advances"),
         pytest.param([OK, OK], Phase.PROMOTING, {1: 0, 2: 100}, id="last-step-promotes-keeping-stable-at-0"),
-        pytest.param([FAILED], Phase.PROGRESSING, {1: 90, 2: 10}, id="one-failure-within-limit-holds"),
+        pytest.param(
+            [FAILED], Phase.PROGRESSING, {1: 90, 2: 10}, id="one-ceiling-failure-within-limit-holds"
+        ),
+        pytest.param([JUDGED_WORSE], Phase.ROLLED_BACK, {1: 100}, id="a-failed-judge-rolls-back-at-once"),
+        pytest.param([OK, JUDGED_WORSE], Phase.ROLLED_BACK, {1: 100}, id="a-failed-judge-at-a-later-step"),
         pytest.param([FAILED, FAILED], Phase.ROLLED_BACK, {1: 100}, id="failures-beyond-limit-roll-back"),
         pytest.param([OK, FAILED, FAILED], Phase.ROLLED_BACK, {1: 100}, id="rollback-from-a-later-step"),
         pytest.param([FAILED, OK, FAILED], Phase.PROGRESSING, {1: 50, 2: 50}, id="a-pass-resets-the-count"),
@@ -58,8 +63,54 @@ def test_failure_limit_zero_rolls_back_on_the_first_failed_window():
 def test_rollback_reason_carries_the_measurement():
     record = run(rollout("canary"), FAILED)
     decision = next_action(record, FAILED, 1.0)
-    assert decision.name == "rollback" and "p99_ratio was Failed" in decision.reason
+    assert decision.name == "rollback" and "p99_ms was Failed" in decision.reason
     assert decision.rollout.counts == Counts(failed=2)
+    judged = next_action(run(rollout("canary")), JUDGED_WORSE, 1.0)
+    assert judged.name == "rollback" and "latency was Failed" in judged.reason
+
+
+def _unseen(samples: float, needed: float) -> Verdict:
+    judge = Measurement("latency", Outcome.SUCCESSFUL, 1.0, 1.5, "latency 1", kind="judge",
+                        p_value=0.5, alpha=0.001, samples=samples, needed=needed)  # fmt: skip
+    return Verdict.of([judge])
+
+
+@pytest.mark.parametrize(
+    ("verdict", "said"),
+    [
+        pytest.param(
+            _unseen(50, 500), "latency needs ~90 s more at 5.0/s", id="short-of-evidence-says-how-long"
+        ),
+        pytest.param(_unseen(50, 40), None, id="enough-evidence-says-nothing-more"),
+    ],
+)
+def test_an_advance_says_which_judges_had_too_little_evidence(verdict, said):
+    record = run(rollout("canary", steps=[10, 50, 100])).model_copy(update={"evidence_s": 10.0})
+    decision = next_action(record, verdict, 1.0)
+    assert decision.name == "advance" and decision.rollout.traffic.weights == {1: 50, 2: 50}
+    assert (said in decision.reason) if said else ("too little evidence" not in decision.reason)
+
+
+def test_waiting_for_evidence_holds_a_short_step_then_pauses_saying_what_it_needs():
+    record = run(rollout("canary", steps=[10, 50, 100], wait_for_evidence=True, inconclusive_limit=1))
+    record = record.model_copy(update={"evidence_s": 10.0})
+    held = next_action(record, _unseen(50, 500), 1.0)
+    assert held.name == "hold" and held.rollout.counts.inconclusive == 1
+    paused = next_action(held.rollout, _unseen(50, 500), 2.0)
+    assert paused.rollout.phase == Phase.PAUSED and "latency needs ~90 s more" in paused.reason
+    assert next_action(record, _unseen(500, 400), 3.0).name == "advance"  # enough evidence: on it goes
+
+
+def test_a_pause_keeps_the_steps_evidence_for_the_resume():
+    record = run(rollout("canary")).model_copy(
+        update={"evidence": {"x": 5.0}, "evidence_s": 30.0, "p_values": {"latency": 0.2}}
+    )
+    paused = next_action(record.model_copy(update={"command": "pause"}), None, 1.0).rollout
+    resumed = next_action(paused.model_copy(update={"command": "resume", "applied": True}), None, 2.0).rollout
+    assert resumed.phase == Phase.PROGRESSING and resumed.evidence == {"x": 5.0}
+    assert resumed.evidence_s == 30.0 and resumed.p_values == {"latency": 0.2}
+    advanced = next_action(resumed, OK, 3.0).rollout
+    assert advanced.evidence == {} and advanced.p_values == {}  # a new step gathers afresh
 
 
 @pytest.mark.parametrize(

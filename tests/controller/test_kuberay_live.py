@@ -125,7 +125,7 @@ def kuberay(served, tmp_path_factory):
 def test_a_canary_on_a_rayservice_waits_out_a_cluster_upgrade_and_succeeds(served, kuberay):
     control = Control(served, kuberay.environ)
     target = ["--target", "kuberay", "--namespace", NAMESPACE, "--rayservice", NAME]
-    window = ["--interval", "8s", "--min-requests", "25", "--min-rows", "200", "--max-p99-ratio", "3"]
+    window = ["--interval", "8s", "--min-requests", "25", "--max-p99-ratio", "3"]
     with Load(served.http) as load:
         result = kuberay.cli("deploy", "sensor", "2", "--steps", "50,100", *window, *target, "--json")
         rollout_id = json.loads(result.stdout)["id"]
@@ -161,7 +161,7 @@ def test_an_image_upgrade_is_left_to_kuberay_then_judged_on_the_new_cluster(serv
         v for v, w in desired_of(kuberay.rayservice()).traffic.models["sensor"].weights.items() if w == 100
     )
     target = ["--target", "kuberay", "--namespace", NAMESPACE, "--rayservice", NAME]
-    window = ["--interval", "8s", "--min-requests", "25", "--min-rows", "200"]
+    window = ["--interval", "8s", "--min-requests", "25"]
     with Load(served.http) as load:
         result = kuberay.cli("deploy", "sensor", str(serving), "--strategy", "upgrade", "--image",
                              "raynomaly:1.1", *window, *target, "--json")  # fmt: skip

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
 import pytest
 
 from controller.analysis.verdict import Outcome
@@ -35,12 +36,13 @@ class Predict(BaseHTTPRequestHandler):
         time.sleep(self.server.delay_ms / 1000)
         if self.path != "/api/v1/predict" or body.get("model") != "fraud":
             self._answer(404, {"detail": "no such route or model"})
-        elif self.headers.get("x-model-version") != "2":
+        elif self.headers.get("x-model-version", "2" if self.server.unpinned else None) != "2":
             self._answer(404, {"detail": f"version {self.headers.get('x-model-version')} not deployed"})
         elif len(body.get("features", [])) != FEATURES:
             self.server.bad_rows += 1
             self._answer(400, {"detail": f"expected {FEATURES} features"})
         else:
+            self.server.rows.append(body["features"])
             self._answer(200, {"model": "fraud", "version": 2, "score": 0.1, "anomaly": False})
 
     def _answer(self, status: int, payload: dict) -> None:
@@ -60,6 +62,12 @@ class Gateway(ThreadingHTTPServer):
     block_on_close = False
     delay_ms = 0.0
     bad_rows = 0
+    unpinned = False
+    """Whether a request without `x-model-version` is routed (to version 2) like the gateway's table."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.rows: list[list[float]] = []
 
     def handle_error(self, *_args) -> None:
         pass  # Locust drops in-flight connections when the run ends
@@ -102,6 +110,16 @@ def test_a_healthy_candidate_passes_both_measurements(gateway):
     assert requests > 0
     assert p99.message.startswith("load test p99 ") and "<= 500 ms (4 users, 2 s, " in p99.message
     assert errors.message == f"load test error rate 0.00% <= 1.00% (0 of {requests} requests failed)"
+
+
+def test_a_steady_rate_sends_the_given_rows_unpinned(gateway):
+    """What `raynomaly loadtest` runs: rows from the caller's data, at a steady rate shared by the
+    users, routed by the traffic table (no version header)."""
+    gateway.unpinned = True
+    rows = np.arange(12, dtype=float).reshape(3, FEATURES)
+    stats = gate_for(url(gateway)).run(LoadTest(users=2, duration_s=4, rps=10), "fraud", None, FEATURES, rows)
+    assert stats.failures == 0 and 25 <= stats.requests <= 45  # 10/s for 4 s, users starting together
+    assert gateway.rows and {tuple(r) for r in gateway.rows} <= {tuple(r) for r in rows.tolist()}
 
 
 def test_a_slow_candidate_fails_the_p99(gateway):
@@ -185,3 +203,18 @@ def test_p99_merges_the_entries_histograms_like_locust():
     assert rate.outcome == Outcome.FAILED and rate.message.endswith(
         "(1 of 100 requests failed; mostly boom (1))"
     )
+
+
+def test_the_loadtest_command_says_what_it_needs(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = [str(Path(sys.executable).with_name("raynomaly")), "loadtest", "demo", "--rps", "5"]
+    environ = {**os.environ, "RAYNOMALY_HOME": str(tmp_path), "RAYNOMALY_STORE": str(tmp_path / "models")}
+    done = subprocess.run(command, env=environ, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "no local runtime is running" in done.stderr and "--url" in done.stderr
+    unknown = subprocess.run([*command, "--url", "http://127.0.0.1:9"], env=environ, capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+    assert unknown.returncode != 0 and "demo" in unknown.stderr and "Traceback" not in unknown.stderr

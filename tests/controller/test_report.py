@@ -28,11 +28,20 @@ def _decision(ts: float, name: str, phase: str, step: int, reason: str, weights:
 def _verdict(
     ts: float, outcome: str, step: int, p99_ratio: float | None, candidate_p99: float | None
 ) -> dict:
+    failed = outcome == "Failed"
     measurements = [
-        {"name": "p99_ratio", "outcome": outcome, "value": p99_ratio, "threshold": 1.5, "message": "p99"},
-        {"name": "psi_reference", "outcome": "Successful", "value": 0.04, "threshold": 0.25, "message": ""},
-        {"name": "psi_stable", "outcome": "Inconclusive", "value": None, "threshold": 0.25, "message": ""},
-    ]
+        {"name": "p99_ms", "outcome": "Successful", "value": candidate_p99, "threshold": 500.0, "message": "",
+         "kind": "ceiling"},
+        {"name": "p99_ratio", "outcome": outcome, "value": p99_ratio, "threshold": 1.5, "message": "p99",
+         "kind": "judge", "p_value": 1e-4 if failed else 0.4, "alpha": 8.3e-4, "low": 2.2 if failed else 0.5,
+         "high": None, "samples": 400.0, "needed": 900.0},
+        {"name": "ks_reference", "outcome": "Successful", "value": 0.04, "threshold": 0.1, "message": "",
+         "kind": "judge", "p_value": 1.0, "alpha": 8.3e-4, "low": 0.0, "high": 0.09, "samples": 4000.0,
+         "needed": 600.0},
+        {"name": "p50_ratio", "outcome": "Inconclusive", "value": None, "threshold": 1.5, "message": "",
+         "kind": "judge", "p_value": None, "alpha": 8.3e-4, "low": None, "high": None, "samples": 0.0,
+         "needed": None},
+    ]  # fmt: skip
     versions = {
         "1": {"requests": 420.0, "p50_ms": 3.2, "p99_ms": 9.8, "error_rate": 0.0, "rows": 8400.0,
               "anomaly_rate": 0.1, "psi_reference": 0.02},
@@ -87,8 +96,9 @@ def test_html_embeds_the_figure_and_tables(tmp_path, failed_canary):
     assert embedded is not None
     assert base64.b64decode(embedded.group(1)).startswith(PNG_MAGIC)
     assert "fraud: v1 -&gt; v2 (canary) — RolledBack" in page
-    assert "p99_ratio=3.1 vs 1.5: Failed" in page
-    assert "psi_stable=— vs 0.25: Inconclusive" in page
+    assert "p99_ratio=3.1 [2.2, —] p=0.0001/0.00083 vs 1.5: Failed" in page
+    assert "ks_reference=0.04 [0, 0.09] p=1/0.00083 vs 0.1: Successful" in page
+    assert "p50_ratio=— vs 1.5: Inconclusive" in page
     assert "canary step 2: 50%" in page
     assert "+61.0 s" in page
     assert "candidate &lt;script&gt;alert(1)&lt;/script&gt; is slower" in page

@@ -25,8 +25,9 @@ def test_load_test_strings():
     assert LoadTest.parse("users=4,duration=30s,p99=200") == LoadTest(
         users=4, duration_s=30.0, max_p99_ms=200
     )
-    with pytest.raises(ValueError, match="load test 'rps=3'"):
-        LoadTest.parse("users=4,rps=3")
+    assert LoadTest.parse("users=4,rps=30").rps == 30.0  # a steady rate, shared by the users
+    with pytest.raises(ValueError, match="load test 'qps=3'"):
+        LoadTest.parse("users=4,qps=3")
 
 
 @pytest.mark.parametrize(

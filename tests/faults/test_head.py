@@ -15,7 +15,7 @@ from tests.controller.live import Control, Load, moves, story
 from tests.faults.conftest import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-WINDOW = ["--interval", "10s", "--min-requests", "25", "--min-rows", "200", "--max-p99-ratio", "3"]
+WINDOW = ["--interval", "10s", "--min-requests", "25", "--max-p99-ratio", "3"]
 
 
 def live_weights(served, model: str) -> dict | None:

@@ -15,7 +15,7 @@ from tests.faults.conftest import until
 from tests.prometheus import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-WINDOW = ["--interval", "8s", "--min-requests", "25", "--min-rows", "200", "--max-p99-ratio", "3"]
+WINDOW = ["--interval", "8s", "--min-requests", "25", "--max-p99-ratio", "3"]
 
 
 class MetricsLink:

@@ -2,7 +2,7 @@
 all traffic in one switch, and is analysed again while the old version stays warm (mirrored) for
 `warm_s`, so a post-promotion failure switches back at once."""
 
-from controller.rollouts.spec import Phase, Rollout
+from controller.rollouts.spec import Phase, Rollout, RolloutSpec
 from controller.rollouts.strategies.spec import Decision, moved, only, succeed
 from runtime.traffic import ModelTraffic
 
@@ -49,6 +49,9 @@ class BlueGreen:
                 only(rollout.spec.candidate),
             )
         return self._switch(rollout, now, "promoted by an operator")
+
+    def judged_steps(self, spec: RolloutSpec) -> int:
+        return 2  # before the switch, and while the old version stays warm
 
     def analysed(self, rollout: Rollout) -> bool:
         return rollout.phase == Phase.PROGRESSING or (

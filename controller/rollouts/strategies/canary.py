@@ -1,7 +1,7 @@
 """Canary: the candidate takes a growing share of live traffic, step by step, each step analysed
 against the stable version; the last step (100) is the promotion."""
 
-from controller.rollouts.spec import Phase, Rollout
+from controller.rollouts.spec import Phase, Rollout, RolloutSpec
 from controller.rollouts.strategies.spec import Decision, moved, only, split, succeed
 from runtime.traffic import ModelTraffic
 
@@ -25,6 +25,9 @@ class Canary:
 
     def promote(self, rollout: Rollout, now: float) -> Decision:
         return self._promoting(rollout, now, "promoted by an operator")
+
+    def judged_steps(self, spec: RolloutSpec) -> int:
+        return sum(1 for percent in spec.steps if percent < 100)
 
     def analysed(self, rollout: Rollout) -> bool:
         return rollout.phase == Phase.PROGRESSING

@@ -2,7 +2,7 @@
 place; Serve replaces its replicas one by one. The updated version is judged against its reference
 distribution and the absolute ceilings; a rollback restores the previous options."""
 
-from controller.rollouts.spec import Phase, Rollout
+from controller.rollouts.spec import Phase, Rollout, RolloutSpec
 from controller.rollouts.strategies.spec import Decision, moved, succeed
 
 
@@ -26,6 +26,9 @@ class Rolling:
 
     def promote(self, rollout: Rollout, now: float) -> Decision:
         return succeed(rollout, "promoted by an operator", rollout.traffic)
+
+    def judged_steps(self, spec: RolloutSpec) -> int:
+        return 1
 
     def analysed(self, rollout: Rollout) -> bool:
         return rollout.phase == Phase.PROGRESSING

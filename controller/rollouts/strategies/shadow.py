@@ -1,7 +1,7 @@
 """Shadow: mirror a share of live traffic to the candidate (each step's percent), compare, report.
 Callers are never answered by the candidate; at the end the mirror is removed."""
 
-from controller.rollouts.spec import Phase, Rollout
+from controller.rollouts.spec import Phase, Rollout, RolloutSpec
 from controller.rollouts.strategies.spec import Decision, moved, only, succeed
 from runtime.traffic import ModelTraffic
 
@@ -19,6 +19,9 @@ class Shadow:
 
     def promote(self, rollout: Rollout, now: float) -> Decision:
         return self._done(rollout, "ended early by an operator")
+
+    def judged_steps(self, spec: RolloutSpec) -> int:
+        return len(spec.steps)
 
     def analysed(self, rollout: Rollout) -> bool:
         return rollout.phase == Phase.PROGRESSING

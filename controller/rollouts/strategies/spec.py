@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Protocol
 
-from controller.rollouts.spec import Counts, Phase, Rollout
+from controller.rollouts.spec import Counts, Phase, Rollout, RolloutSpec
 from runtime.traffic import ModelTraffic
 
 
@@ -29,6 +29,9 @@ class Strategy(Protocol):
     def analysed(self, rollout: Rollout) -> bool:
         """Whether the current step waits for Successful analysis windows."""
 
+    def judged_steps(self, spec: RolloutSpec) -> int:
+        """How many steps of a rollout are analysed (its alpha is split among them)."""
+
 
 def moved(
     rollout: Rollout,
@@ -50,6 +53,9 @@ def moved(
         "traffic": traffic,
         "reason": reason,
         "counts": Counts(),
+        "evidence": {},
+        "evidence_s": 0.0,
+        "p_values": {},
         "window_started": None,
         "window_base": None,
         "applied": rollout.applied and not changed,

@@ -3,7 +3,7 @@
 upgrades, then judges the serving version on the new cluster against its reference distribution
 and the absolute ceilings; a rollback reverts the cluster spec (KubeRay then moves back)."""
 
-from controller.rollouts.spec import Phase, Rollout
+from controller.rollouts.spec import Phase, Rollout, RolloutSpec
 from controller.rollouts.strategies.spec import Decision, moved, succeed
 
 
@@ -28,6 +28,9 @@ class Upgrade:
 
     def promote(self, rollout: Rollout, now: float) -> Decision:
         return succeed(rollout, "promoted by an operator", rollout.traffic)
+
+    def judged_steps(self, spec: RolloutSpec) -> int:
+        return 1
 
     def analysed(self, rollout: Rollout) -> bool:
         return rollout.phase == Phase.PROGRESSING

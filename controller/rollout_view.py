@@ -1,0 +1,105 @@
+"""What `rollout status` and `rollout watch` show: the rollout, each judge's evidence over the step
+(p-value falling toward its alpha, effect with its interval, what it still needs) and the last
+window's ceilings. Pure: a rollout record and its events in, a rich renderable out."""
+
+import math
+
+from rich.console import Group
+from rich.table import Table
+
+from controller.analysis.judges import waiting_for
+from controller.analysis.verdict import Verdict
+from controller.rollouts.spec import TERMINAL
+
+TREND = "▁▂▃▄▅▆▇█"
+COLOURS = {"Successful": "green", "Failed": "red", "Inconclusive": "yellow", "Error": "red"}
+
+
+def view(rollout: dict, events: list[dict]) -> Group:
+    """The rollout's head, its judges and its ceilings."""
+    spec, traffic = rollout["spec"], rollout["traffic"] or {}
+    weights = ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.get("weights", {}).items()))
+    shadows = ", ".join(f"v{v} {p:g}%" for v, p in sorted(traffic.get("shadows", {}).items()))
+    head = Table.grid(padding=(0, 2))
+    head.add_row("rollout", f"{rollout['id']}  {spec['model']} v{rollout['stable']} -> v{spec['candidate']}")
+    head.add_row(
+        "phase", f"{rollout['phase']}  step {rollout['step'] + 1}/{len(spec['steps'])} ({spec['strategy']})"
+    )
+    head.add_row("traffic", weights + (f"  mirrored: {shadows}" if shadows else ""))
+    head.add_row("target", target_name(spec.get("target") or {}))
+    head.add_row("reason", rollout["reason"])
+    if rollout.get("waiting"):
+        head.add_row("waiting", rollout["waiting"])
+    looks = _step_looks(rollout, events)
+    last = looks[-1] if looks else {"measurements": []}
+    unseen = waiting_for(Verdict.from_dict(last).measurements, last.get("evidence_s", 0.0))
+    if unseen and rollout["phase"] not in TERMINAL:
+        head.add_row("evidence", f"to see a regression of twice a floor: {unseen}")
+    alpha = f"{spec.get('alpha', 0.01):g}"
+    judges = Table(title=f"judges over the step (alpha {alpha} for the whole rollout)")
+    for column in ("judge", "effect [interval]", "floor", "p / alpha", "p trend", "samples", "outcome"):
+        judges.add_column(column, no_wrap=True)
+    ceilings = Table("ceiling", "value", "limit", "outcome", title="latest window")
+    for m in last["measurements"]:
+        outcome = f"[{COLOURS.get(m['outcome'], 'white')}]{m['outcome']}[/]"
+        if m.get("kind") == "judge":
+            history = trend([_p(look, m["name"]) for look in looks], m["alpha"])
+            judges.add_row(
+                m["name"], _effect(m), _number(m["threshold"]), _ratio(m), history, _samples(m), outcome
+            )
+        elif m.get("kind", "ceiling") == "ceiling":
+            ceilings.add_row(m["name"], _number(m["value"]), _number(m["threshold"]), outcome)
+    return Group(head, judges, ceilings)
+
+
+def target_name(target: dict) -> str:
+    if target.get("kind", "local") == "local":
+        return "local"
+    return f"{target['kind']}: RayService {target['namespace']}/{target['rayservice']}"
+
+
+def trend(p_values: list[float | None], alpha: float | None) -> str:
+    """One character per look: how far each p-value has fallen from 1 toward alpha (full at alpha)."""
+    if not alpha:
+        return ""
+    cells = []
+    for p in p_values:
+        if p is None:
+            cells.append(" ")
+            continue
+        progress = min(math.log(max(p, 1e-300)) / math.log(alpha), 1.0)
+        cells.append(TREND[round(progress * (len(TREND) - 1))])
+    return "".join(cells[-24:])
+
+
+def _step_looks(rollout: dict, events: list[dict]) -> list[dict]:
+    """The verdicts of the current step, oldest first."""
+    verdicts = [e["detail"] for e in events if e["kind"] == "verdict"]
+    return [v for v in verdicts if v.get("step", rollout["step"]) == rollout["step"]] or verdicts[-1:]
+
+
+def _p(look: dict, name: str) -> float | None:
+    return next((m.get("p_value") for m in look["measurements"] if m["name"] == name), None)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _effect(m: dict) -> str:
+    low, high = m.get("low"), m.get("high")
+    interval = f" [{_number(low)}, {'inf' if high is None else _number(high)}]" if low is not None else ""
+    return _number(m["value"]) + interval
+
+
+def _ratio(m: dict) -> str:
+    if m.get("p_value") is None:
+        return "-"
+    return f"{m['p_value']:.2g}/{m['alpha']:.2g}"
+
+
+def _samples(m: dict) -> str:
+    samples, needed = m.get("samples") or 0, m.get("needed")
+    if needed is None:
+        return f"{samples:.0f}" + ("" if not samples else " (needs more traffic)")
+    return f"{samples:.0f}" + (f" of ~{needed:.0f}" if needed > samples else "")

@@ -1,0 +1,37 @@
+"""What `rollout status` and `watch` print: each judge's evidence over the step, and what it needs."""
+
+from rich.console import Console
+
+from controller.rollout_view import trend, view
+from tests.controller.test_report import _decision, _rollout, _verdict
+
+
+def _printed(rollout: dict, events: list[dict]) -> str:
+    console = Console(width=120, record=True)
+    console.print(view(rollout, events))
+    return console.export_text()
+
+
+def test_judges_show_effect_interval_p_value_trend_and_samples():
+    events = [
+        _decision(1.0, "start", "Progressing", 0, "canary step 1: 10%", {"1": 90, "2": 10}),
+        _verdict(31.0, "Successful", 0, 1.1, 10.5),
+        _verdict(46.0, "Failed", 0, 3.1, 30.4),
+    ]
+    text = _printed(_rollout(phase="Progressing", step=0), events)
+    row = next(line for line in text.splitlines() if line.lstrip("│ ").startswith("p99_ratio"))
+    assert "3.1 [2.2, inf]" in row and "0.0001/0.00083" in row and "400 of ~900" in row and "Failed" in row
+    assert "▂█" in row  # p fell from 0.4 to 0.0001 (below alpha) over the two looks of the step
+    assert "p99_ms" in text and "latest window" in text
+    assert "evidence" in text and "p50_ratio has no candidate traffic yet" in text
+
+
+def test_a_finished_rollout_does_not_ask_for_more_evidence():
+    events = [_verdict(31.0, "Successful", 0, 1.1, 10.5)]
+    assert "evidence" not in _printed(_rollout(phase="Succeeded", step=0), events)
+
+
+def test_trend_reaches_full_at_alpha():
+    assert trend([1.0, 0.1, 0.01, 0.001], 0.001) == "▁▃▆█"
+    assert trend([None, 1e-9], 0.001) == " █"
+    assert trend([0.5], None) == ""
