@@ -7,16 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from controller.cli.errors import reports_errors
 from controller.kuberay import manifests
 from controller.kuberay.errors import Conflict, Invalid, KubeError, NotFound
-from models.cli import reports_errors as models_reports_errors
 
 if TYPE_CHECKING:
     from controller.kuberay.api import KubeApi
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-reports_errors = models_reports_errors(codes={manifests.ManifestError: 2, KubeError: 1})
 _KUBERAY = "the KubeRay operator v1.7 (its ray.io CRDs)"
 PROVIDERS = {
     "RayService": _KUBERAY,

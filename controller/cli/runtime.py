@@ -5,60 +5,24 @@ last stopped (the first time: the newest version of every model at 100%), prints
 and returns once /ready answers (or stays attached with --foreground).
 """
 
-import functools
 import json
 import time
-from typing import Annotated, Protocol
+from typing import Annotated
 
-import httpx
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
-from models.cli import reports_errors as models_reports_errors
+from controller.cli import companion
+from controller.cli.errors import reports_errors
+from controller.cli.options import err, out
 from models.errors import ModelError
 from models.store import ModelStore, check_name
-from runtime import cluster
 from runtime.cluster import ClusterError
 from runtime.desired import DesiredState
 from runtime.record import RuntimeRecord, read_running, read_served, write_runtime
-from runtime.restore import check_loadable, startup_state
-from runtime.serve_api import ServeApi, ServeApiError
-from runtime.serving import DeployFailed, put, stages, wait_ready, with_traffic
 from runtime.settings import RuntimeSettings
-from runtime.traffic import ModelTraffic, parse_assignments
 
-out = Console()
-err = Console(stderr=True)
 READY_TIMEOUT_S = 300.0
-
-
-class Companion(Protocol):
-    """A service started after the runtime is ready and stopped before it (the controller)."""
-
-    def start(self, settings: RuntimeSettings) -> dict[str, str]:
-        """Start; returns endpoint names and addresses to print."""
-
-    def stop(self, settings: RuntimeSettings) -> None:
-        """Stop if running."""
-
-
-_companions: list[Companion] = []
-
-
-# ValidationError before ValueError (it is one): both are usage mistakes
-reports_errors = functools.partial(
-    models_reports_errors,
-    codes={
-        ValidationError: 2,
-        ValueError: 2,
-        ClusterError: 1,
-        ServeApiError: 1,
-        DeployFailed: 1,
-        TimeoutError: 1,
-    },
-)
 
 
 def _settings(store: str | None = None, **flags) -> RuntimeSettings:
@@ -66,8 +30,11 @@ def _settings(store: str | None = None, **flags) -> RuntimeSettings:
     return RuntimeSettings.resolve(store=store, ports=ports, **flags)
 
 
-def _api(settings: RuntimeSettings, record: RuntimeRecord) -> ServeApi:
-    return ServeApi(record.dashboard_url, cluster.ensure_token(settings.token_path))
+def _api(settings: RuntimeSettings, record: RuntimeRecord):
+    from runtime.cluster import ensure_token
+    from runtime.serve_api import ServeApi
+
+    return ServeApi(record.dashboard_url, ensure_token(settings.token_path))
 
 
 def _running(settings: RuntimeSettings) -> tuple[RuntimeRecord, DesiredState]:
@@ -103,6 +70,10 @@ def up(
     foreground: Annotated[bool, typer.Option(help="Stay attached; Ctrl-C stops everything.")] = False,
 ):
     """Start Ray and Serve locally and serve the recorded state (the first time: every model's newest)."""
+    from runtime import cluster
+    from runtime.restore import check_loadable, startup_state
+    from runtime.serving import put, wait_ready
+
     bounds = RuntimeSettings.parse_replicas(replicas) if replicas is not None else None
     settings = _settings(store, http=http_port, grpc=grpc_port, dashboard=dashboard_port, gcs=ray_port,
                          metrics=metrics_port, ingress=ingress, num_cpus=num_cpus,
@@ -124,10 +95,8 @@ def up(
         wait_ready(
             _api(settings, record), settings.http_url, desired, READY_TIMEOUT_S, progress=status.update
         )
-        endpoints = {}
-        for companion in _companions:
-            status.update(f"starting {type(companion).__name__.lower()}")
-            endpoints |= companion.start(settings)
+        status.update("starting the controller")
+        endpoints = companion.start(settings)
     _print_endpoints(record, desired, endpoints)
     for note in notes:
         err.print(note, highlight=False)
@@ -161,10 +130,11 @@ def down(
     ray_port: Annotated[int | None, typer.Option(help="Ray GCS port of the runtime to stop.")] = None,
 ):
     """Stop the local runtime (Ray, Serve, HAProxy); the served state stays recorded for `up`."""
+    from runtime import cluster
+
     settings = _settings(store, gcs=ray_port)
     with err.status("stopping Ray"):
-        for companion in _companions:
-            companion.stop(settings)
+        companion.stop(settings)
         cluster.stop(settings)
     settings.state_path.unlink(missing_ok=True)
     out.print("stopped")
@@ -208,6 +178,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
 
 def _live_table(record: RuntimeRecord) -> dict | None:
     """The gateway's live table (one replica's), or None when it does not answer."""
+    import httpx
+
     try:
         return httpx.get(f"{record.http_url}/api/v1/traffic", timeout=5.0).json()
     except (httpx.HTTPError, ValueError):
@@ -249,6 +221,9 @@ def traffic_set(
     ] = None,
 ):
     """Deploy any version not yet running and apply the weights, in place."""
+    from runtime.serving import put, stages, wait_ready, with_traffic
+    from runtime.traffic import ModelTraffic, parse_assignments
+
     settings = _settings()
     record, current = _running(settings)
     check_name(model)
@@ -272,9 +247,8 @@ def traffic_set(
     out.print(f"{model}: " + ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.weights.items())))
 
 
-def register(app: typer.Typer, companions: list[Companion] = ()) -> None:
-    """Add the runtime commands to the root `raynomaly` command; `companions` start with `up`."""
-    _companions[:] = companions
+def register(app: typer.Typer) -> None:
+    """Add the runtime commands to the root `raynomaly` command."""
     app.command("up")(reports_errors(up))
     app.command("down")(reports_errors(down))
     app.command("status")(reports_errors(status))

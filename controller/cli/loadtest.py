@@ -6,24 +6,22 @@ import math
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from controller.loadtest.gate import GateError, LocustGate, LocustStats
+from controller.cli.errors import reports_errors
+from controller.cli.options import JsonOption, out
 from controller.rollouts.spec import LoadTest, parse_duration
 from controller.settings import ControllerSettings
-from models.cli import JsonOption
-from models.cli import reports_errors as models_reports_errors
-from models.data import feature_matrix, read_table
 from models.store import ModelStore
 from runtime.record import read_running
 
-out = Console()
-reports_errors = models_reports_errors(codes={GateError: 1, ValueError: 2})
+if TYPE_CHECKING:
+    from controller.loadtest.gate import LocustStats
+
 PER_USER_RPS = 5.0
 """Each Locust user sends at most this many requests per second (it waits for each answer)."""
 
@@ -43,6 +41,9 @@ def loadtest(
     as_json: JsonOption = False,
 ):
     """Send single-row predictions at a steady rate with Locust; prints what came back."""
+    from controller.loadtest.gate import LocustGate  # Locust (gevent) loads only for this command
+    from models.data import feature_matrix, read_table
+
     settings = ControllerSettings.resolve()
     running = read_running(settings.runtime)
     url = url or settings.gateway_url or (running[0].http_url if running else None)
@@ -67,7 +68,7 @@ def loadtest(
         _summary(model, test, stats)
 
 
-def _with_progress(test: LoadTest, run) -> LocustStats:
+def _with_progress(test: LoadTest, run) -> "LocustStats":
     """Run `run` in a thread behind a progress bar that follows the load test's clock."""
     done: dict = {}
 
@@ -93,7 +94,7 @@ def _with_progress(test: LoadTest, run) -> LocustStats:
     return done["stats"]
 
 
-def _summary(model: str, test: LoadTest, stats: LocustStats) -> None:
+def _summary(model: str, test: LoadTest, stats: "LocustStats") -> None:
     table = Table("requests", "failed", "requests/s", "p99 ms (Locust)", title=f"load test of {model}")
     table.add_row(
         str(stats.requests),

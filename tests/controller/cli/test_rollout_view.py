@@ -2,7 +2,7 @@
 
 from rich.console import Console
 
-from controller.rollout_view import trend, view
+from controller.cli.rollout_view import trend, view
 from tests.controller.test_report import _decision, _rollout, _verdict
 
 

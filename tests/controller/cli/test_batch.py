@@ -13,8 +13,8 @@ import pytest
 from pyarrow import parquet
 from typer.testing import CliRunner
 
-from controller.batch_cli import TARGETS, target_named
 from controller.cli import app
+from controller.targets.batch import BATCH_TARGETS, batch_target
 from models.errors import InvalidSpec
 from models.store import ModelStore
 from models.training import TrainRequest, train
@@ -38,10 +38,10 @@ def invoke(files: Path, *args: str):
 
 def test_an_unknown_target_lists_the_valid_ones(files, tmp_path):
     with pytest.raises(InvalidSpec, match="unknown target 'moon'; choose one of local"):
-        target_named("moon")
+        batch_target("moon")
     result = invoke(files, "--output", str(tmp_path / "out"), "--target", "moon")
     assert result.exit_code == 2 and "unknown target 'moon'" in result.stderr and result.stdout == ""
-    assert "local" in TARGETS
+    assert "local" in BATCH_TARGETS
 
 
 @pytest.mark.parametrize(

@@ -1,73 +1,22 @@
 """`raynomaly models ...`: train, list, show and score model versions (local, no Ray).
 
-With `--json`, stdout holds only the JSON document; progress and errors go to stderr. Errors
-exit with the code of their kind (2 for bad input or usage) and no traceback.
+With `--json`, stdout holds only the JSON document; progress and errors go to stderr.
 """
 
-import functools
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
-import pyarrow as pa
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
-from models.data import feature_matrix, read_table, write_table
+from controller.cli.errors import reports_errors
+from controller.cli.options import JsonOption, StoreOption, emit, err, out
 from models.errors import InvalidInput, InvalidSpec, ModelError
-from models.scorer import from_artifact
 from models.settings import ModelSettings
 from models.store import ModelStore, parse_ref
-from models.training import TrainRequest, train
 
 app = typer.Typer(no_args_is_help=True, help="Train, compile, inspect and score model versions.")
-out = Console()
-err = Console(stderr=True)
-
-StoreOption = Annotated[
-    str | None,
-    typer.Option(
-        "--store", help="Model store folder or URI [env RAYNOMALY_STORE; default ./.raynomaly/models]"
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-
-
-def message_of(error: Exception) -> str:
-    """The user-facing text of an error (pydantic's without its "Value error, " prefixes)."""
-    if isinstance(error, ValidationError):
-        return "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
-    return str(error)
-
-
-def reports_errors(command=None, *, codes: Mapping[type[Exception], int] | None = None):
-    """One line on stderr and an exit code, never a traceback.
-
-    Model errors carry their own exit code; `codes` adds other error kinds (checked in order).
-    """
-    codes = dict(codes or {})
-
-    def decorate(function):
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            try:
-                return function(*args, **kwargs)
-            except (ModelError, *codes) as e:
-                code = (
-                    e.exit_code
-                    if isinstance(e, ModelError)
-                    else next(c for k, c in codes.items() if isinstance(e, k))
-                )
-                err.print(f"[bold red]error:[/] {message_of(e)}", highlight=False, soft_wrap=True)
-                raise typer.Exit(code) from None
-
-        return wrapper
-
-    return decorate(command) if command is not None else decorate
 
 
 def _store(store: str | None) -> ModelStore:
@@ -90,10 +39,6 @@ def parse_params(items: list[str]) -> dict:
     return params
 
 
-def _emit(document) -> None:
-    print(json.dumps(document, indent=2, default=str))
-
-
 @app.command("train")
 @reports_errors
 def train_command(
@@ -113,12 +58,14 @@ def train_command(
     as_json: JsonOption = False,
 ):
     """Train a detector, compile it, prove parity with the reference, and publish a new version."""
+    from models.training import TrainRequest, train
+
     request = TrainRequest(name, detector, data, contamination, parse_params(param), backend)
     with err.status("training") as status:
         manifest = train(request, _store(store), progress=lambda step: status.update(step))
     parity = manifest.parity
     if as_json:
-        _emit(
+        emit(
             {
                 "name": manifest.model,
                 "version": manifest.version,
@@ -158,7 +105,7 @@ def list_command(store: StoreOption = None, as_json: JsonOption = False):
             row = {"name": name, "versions": versions, "latest": versions[-1], "status": f"refused: {e}"}
         rows.append(row)
     if as_json:
-        _emit(rows)
+        emit(rows)
         return
     table = Table("model", "versions", "latest", "detector", "backend", "features", "created", "status")
     for r in rows:
@@ -186,7 +133,7 @@ def show_command(
     name, version = parse_ref(ref)
     manifest, _ = _store(store).read(name, version)
     if as_json:
-        _emit(manifest.model_dump(mode="json"))
+        emit(manifest.model_dump(mode="json"))
         return
     p, ref_dist = manifest.parity, manifest.reference
     table = Table(show_header=False, title=f"{manifest.ref}")
@@ -231,6 +178,12 @@ def score_command(
     as_json: JsonOption = False,
 ):
     """Score a file locally with a compiled version (no Ray needed)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from models.data import feature_matrix, read_table, write_table
+    from models.scorer import from_artifact
+
     name, version = parse_ref(ref)
     manifest, files = _store(store).read(name, version)
     table = read_table(data)
@@ -254,7 +207,7 @@ def score_command(
         )
         summary["output"] = str(output)
     if as_json:
-        _emit(
+        emit(
             summary
             if output is not None
             else {**summary, "scores": scores.tolist(), "labels": labels.tolist()}

@@ -10,23 +10,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from controller.api.auth import ensure_secret, mint
-from controller.client import ControlApiError, ControlClient, ControllerError
+from controller.cli.errors import reports_errors
+from controller.cli.options import JsonOption, out
+from controller.cli.rollout_view import view
+from controller.client import ControlClient
 from controller.kuberay.cluster import ClusterChange, IncrementalUpgrade
-from controller.rollout_view import view
 from controller.rollouts.spec import COMMANDS, TERMINAL, LoadTest, Phase, parse_duration
 from controller.settings import ControllerSettings
 from controller.targets.spec import TargetRef
-from models.cli import reports_errors as models_reports_errors
 
-out = Console()
-err = Console(stderr=True)
-reports_errors = models_reports_errors(codes={ControlApiError: 1, ControllerError: 1, ValueError: 2})
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 IdArgument = Annotated[str, typer.Argument(help="Rollout id (from deploy or rollout history).")]
 
 
