@@ -37,7 +37,7 @@ from controller.analysis.judges import Arms
 from controller.analysis.regressions import names, rejects
 from controller.analysis.window import VersionWindow
 from controller.rollouts.spec import RolloutSpec
-from runtime.metrics import LATENCY_MS, PERCENTILE_EDGES
+from runtime.series import LATENCY_MS, PERCENTILE_EDGES
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "benchmarks/results/latency_samples.json"

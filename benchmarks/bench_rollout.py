@@ -64,7 +64,7 @@ def drift_shift(train_csv: Path, store) -> tuple[float, float, Path]:
     from models.distribution import percentiles
     from models.scorer import load
     from models.training import TrainRequest, train
-    from runtime.metrics import PERCENTILE_EDGES
+    from runtime.series import PERCENTILE_EDGES
 
     table = read_table(str(train_csv))
     X = np.column_stack([c.to_numpy() for c in table.columns])

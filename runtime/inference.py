@@ -20,6 +20,7 @@ from runtime.desired import DeployedVersion
 from runtime.errors import TooLarge, UnknownModel, VersionNotDeployed, status_of
 from runtime.metrics import GatewayMetrics
 from runtime.placement import PLACEMENTS, Context, Place, VersionScorer
+from runtime.series import CLIENT_ERROR, OK, SERVER_ERROR
 from runtime.traffic import SHADOW, ModelTraffic, Route, TrafficTable, route
 
 logger = logging.getLogger("raynomaly.gateway")
@@ -129,7 +130,7 @@ class Inference:
         started = time.perf_counter()
         path = chosen or self.route(model, pinned, sticky)
         self.check_rows(len(rows))
-        outcome, answered, labels = "server_error", None, None
+        outcome, answered, labels = SERVER_ERROR, None, None
         try:
             scorer = self.scorer(model, path.version)
             matrix = rows.matrix(scorer.description.feature_names)
@@ -138,14 +139,14 @@ class Inference:
                     answered = asyncio.get_running_loop().create_future()
                 self._mirror(model, mirror, matrix, answered)
             scores, labels = await scorer.score(matrix, path.role)
-            outcome = "ok"
+            outcome = OK
             return Answer(model, path.version, scorer.description.threshold, scores, labels)
         except Exception as e:
-            outcome = "client_error" if 400 <= status_of(e)[0] < 500 else "server_error"
+            outcome = CLIENT_ERROR if 400 <= status_of(e)[0] < 500 else SERVER_ERROR
             raise
         finally:
             if answered is not None:
-                answered.set_result(labels if outcome == "ok" else None)
+                answered.set_result(labels if outcome == OK else None)
             latency = (time.perf_counter() - started) * 1000
             self._metrics.record(model, path.version, path.role, outcome, latency)
 
@@ -165,7 +166,7 @@ class Inference:
         primary = await answered
         model, version = scorer.description.model, scorer.description.version
         started = time.perf_counter()
-        outcome, labels = "ok", None
+        outcome, labels = OK, None
         try:
             if scorer.description.n_features != matrix.shape[1]:
                 raise InvalidInput(
@@ -173,7 +174,7 @@ class Inference:
                 )
             _, labels = await scorer.score(matrix, SHADOW)
         except Exception as e:  # a shadow never changes the caller's answer; it is counted and logged
-            outcome = "client_error" if 400 <= status_of(e)[0] < 500 else "server_error"
+            outcome = CLIENT_ERROR if 400 <= status_of(e)[0] < 500 else SERVER_ERROR
             logger.warning("shadow copy to %s:%s failed: %s", model, version, e)
         finally:
             self._shadows_in_flight -= 1

@@ -11,6 +11,8 @@ Counter increments are summed in the replica and added to Ray's counters at most
 (`Tally`): each call into Ray's metrics costs ~3-8 us, and per-request metrics took ~20% of an
 inline gateway's single-row throughput (measured: 2,530 vs 3,140 req/s without them). Histograms
 (latency, batch size) are observed per request: Ray has no way to add pre-counted buckets.
+
+Names, labels and bucket edges are the contract in `runtime.series`, which the controller reads.
 """
 
 import asyncio
@@ -19,21 +21,23 @@ from collections import defaultdict
 import numpy as np
 from ray.serve.metrics import Counter, Histogram
 
-PERCENTILE_EDGES = np.round(np.linspace(0.05, 1.0, 20), 2)
-BUCKET_NAMES = [f"{edge:.2f}" for edge in PERCENTILE_EDGES]
-LATENCY_MS = [
-    0.1, 0.12, 0.13, 0.15, 0.18, 0.2, 0.23, 0.27, 0.31, 0.35, 0.41, 0.47, 0.5, 0.57, 0.66, 0.76, 0.87,
-    1.0, 1.2, 1.3, 1.5, 1.8, 2.0, 2.3, 2.7, 3.1, 3.5, 4.1, 4.7, 5.4, 6.2, 7.1, 8.1, 9.4, 11, 12, 14, 16,
-    19, 22, 25, 29, 33, 38, 43, 50, 57, 66, 76, 87, 100, 120, 130, 150, 180, 200, 230, 270, 310, 350,
-    410, 470, 540, 620, 710, 810, 940, 1100, 1200, 1400, 1600, 1900, 2200, 2500, 2900, 3300, 3800,
-    4300, 5000,
-]  # fmt: skip
-"""About 1.15x apart (two significant digits), from 0.1 ms (an inline single-row answer takes a few
-tenths of a millisecond inside the gateway): the rollout judges bound latency quantiles by bucket
-edges, each side losing up to a bucket, so a coarser grid (it was ~1.5x) would hide a 2x regression
-against a 1.5x floor."""
-BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536]
-VERSION_TAGS = ("model", "version", "role")
+from runtime.series import (
+    AGREE,
+    AGREEMENTS,
+    ANOMALIES,
+    BATCH_SIZE,
+    BUCKET_NAMES,
+    DISAGREE,
+    LATENCY,
+    PERCENTILE_EDGES,
+    PERCENTILES,
+    REQUESTS,
+    ROWS,
+    SHADOW_DROPPED,
+    Series,
+)
+
+EDGES = np.asarray(PERCENTILE_EDGES)  # searched on every request: converted once
 FLUSH_S = 0.5
 
 
@@ -63,51 +67,48 @@ class Tally:
             counter.inc(value, dict(zip(keys, values, strict=True)))
 
 
+def counter(series: Series) -> Counter:
+    """The Ray counter that exports `series`."""
+    return Counter(series.name, series.description, tag_keys=series.labels)
+
+
+def histogram(series: Series) -> Histogram:
+    """The Ray histogram that exports `series`."""
+    return Histogram(series.name, series.description, list(series.buckets), series.labels)
+
+
 class ScorerMetrics:
     """What a replica that scores (the gateway for inline versions, a dedicated Scorer) records for
     each scored batch; one per replica, shared by its versions."""
 
     def __init__(self, tally: Tally | None = None):
         self._tally = tally or Tally()
-        self.batch_size = Histogram(
-            "raynomaly_batch_size",
-            "Rows per scored batch",
-            boundaries=BATCH_SIZES,
-            tag_keys=("model", "version"),
-        )
-        self.rows = Counter("raynomaly_scored_rows", "Rows scored", tag_keys=VERSION_TAGS)
-        self.anomalies = Counter(
-            "raynomaly_anomalies", "Rows scored above the threshold", tag_keys=VERSION_TAGS
-        )
-        self.percentile = Counter(
-            "raynomaly_score_percentile_rows",
-            "Rows by their score's percentile in the version's reference distribution (upper bucket edge)",
-            tag_keys=(*VERSION_TAGS, "bucket"),
-        )
+        self.batch_size = histogram(BATCH_SIZE)
+        self.rows = counter(ROWS)
+        self.anomalies = counter(ANOMALIES)
+        self.percentile = counter(PERCENTILES)
 
     def record(
         self, model: str, version: int, role: str, percentiles: np.ndarray, labels: np.ndarray
     ) -> None:
         """Count one request's rows, anomalies and percentile buckets."""
         tags = (model, str(version), role)
-        self._tally.add(self.rows, len(labels), VERSION_TAGS, tags)
+        self._tally.add(self.rows, len(labels), ROWS.labels, tags)
         anomalies = int(labels.sum())
         if anomalies:
-            self._tally.add(self.anomalies, anomalies, VERSION_TAGS, tags)
-        buckets = np.minimum(np.searchsorted(PERCENTILE_EDGES, percentiles, side="left"), 19)
+            self._tally.add(self.anomalies, anomalies, ANOMALIES.labels, tags)
+        buckets = np.minimum(np.searchsorted(EDGES, percentiles, side="left"), len(EDGES) - 1)
         counted = (
             ((buckets[0], 1),)
             if len(buckets) == 1
             else zip(*np.unique(buckets, return_counts=True), strict=True)
         )
         for bucket, count in counted:
-            self._tally.add(
-                self.percentile, int(count), (*VERSION_TAGS, "bucket"), (*tags, BUCKET_NAMES[bucket])
-            )
+            self._tally.add(self.percentile, int(count), PERCENTILES.labels, (*tags, BUCKET_NAMES[bucket]))
 
     def record_batch(self, model: str, version: int, size: int) -> None:
         """Observe the size of one scored batch."""
-        self.batch_size.observe(size, {"model": model, "version": str(version)})
+        self.batch_size.observe(size, dict(zip(BATCH_SIZE.labels, (model, str(version)), strict=True)))
 
 
 class GatewayMetrics:
@@ -115,38 +116,23 @@ class GatewayMetrics:
 
     def __init__(self, tally: Tally | None = None):
         self._tally = tally or Tally()
-        self.requests = Counter(
-            "raynomaly_requests",
-            "Requests by outcome (ok, client_error, server_error)",
-            (*VERSION_TAGS, "outcome"),
-        )
-        self.latency = Histogram(
-            "raynomaly_request_latency_ms", "Request latency through the gateway", LATENCY_MS, VERSION_TAGS
-        )
-        self._dropped = Counter(
-            "raynomaly_shadow_dropped",
-            "Shadow copies dropped because too many were in flight",
-            ("model", "version"),
-        )
-        self.agreement = Counter(
-            "raynomaly_shadow_agreement_rows",
-            "Shadow rows whose label agreed (or not) with the answering version's label",
-            ("model", "version", "agreement"),
-        )
+        self.requests = counter(REQUESTS)
+        self.latency = histogram(LATENCY)
+        self._dropped = counter(SHADOW_DROPPED)
+        self.agreement = counter(AGREEMENTS)
 
     def record(self, model: str, version: int, role: str, outcome: str, latency_ms: float) -> None:
         """Count one request and observe its latency."""
         tags = (model, str(version), role)
-        self._tally.add(self.requests, 1, (*VERSION_TAGS, "outcome"), (*tags, outcome))
-        self.latency.observe(latency_ms, dict(zip(VERSION_TAGS, tags, strict=True)))
+        self._tally.add(self.requests, 1, REQUESTS.labels, (*tags, outcome))
+        self.latency.observe(latency_ms, dict(zip(LATENCY.labels, tags, strict=True)))
 
     def record_dropped(self, model: str, version: int) -> None:
         """Count one shadow copy dropped because too many were in flight."""
-        self._tally.add(self._dropped, 1, ("model", "version"), (model, str(version)))
+        self._tally.add(self._dropped, 1, SHADOW_DROPPED.labels, (model, str(version)))
 
     def record_agreement(self, model: str, version: int, agree: int, disagree: int) -> None:
         """Count one mirrored request's rows by whether the shadow's labels matched the answer."""
-        keys = ("model", "version", "agreement")
-        for agreement, rows in (("agree", agree), ("disagree", disagree)):
+        for agreement, rows in ((AGREE, agree), (DISAGREE, disagree)):
             if rows:
-                self._tally.add(self.agreement, rows, keys, (model, str(version), agreement))
+                self._tally.add(self.agreement, rows, AGREEMENTS.labels, (model, str(version), agreement))

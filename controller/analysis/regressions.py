@@ -22,9 +22,9 @@ from controller.analysis.stats import ks, quantile
 from controller.analysis.verdict import Measurement
 from controller.analysis.window import VersionWindow
 from controller.rollouts.spec import Thresholds
-from runtime.metrics import PERCENTILE_EDGES
+from runtime.series import PERCENTILE_EDGES
 
-EDGES = PERCENTILE_EDGES[:-1]
+EDGES = np.asarray(PERCENTILE_EDGES[:-1])
 """The inner edges of the score-percentile buckets (a version scoring like its reference has
 F(e) = e at each)."""
 UNIFORM = np.ones(len(EDGES) + 1)

@@ -15,16 +15,26 @@ import numpy as np
 from prometheus_client.utils import floatToGoString
 
 from controller.analysis.stats import psi, quantile
-from runtime.metrics import PERCENTILE_EDGES
+from runtime.series import (
+    AGREE,
+    AGREEMENT,
+    AGREEMENTS,
+    ANALYSED,
+    ANOMALIES,
+    BUCKET,
+    BUCKET_NAMES,
+    LATENCY,
+    OUTCOME,
+    PERCENTILES,
+    REQUESTS,
+    ROWS,
+    SERVER_ERROR,
+    VERSION,
+    Series,
+)
 
-FAMILIES = {
-    "ray_raynomaly_requests_total": "requests",
-    "ray_raynomaly_request_latency_ms_bucket": "latency",
-    "ray_raynomaly_scored_rows_total": "rows",
-    "ray_raynomaly_anomalies_total": "anomalies",
-    "ray_raynomaly_score_percentile_rows_total": "percentiles",
-    "ray_raynomaly_shadow_agreement_rows_total": "agreement",
-}
+FAMILIES: dict[str, Series] = {series.sample: series for series in ANALYSED}
+"""The sample names the analysis reads, and the series each belongs to."""
 TARGET_LABELS = frozenset({"instance", "job"})
 """Labels a Prometheus server adds for its scrape target: dropped so both sources key alike."""
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
@@ -84,7 +94,7 @@ class VersionWindow:
     latency_cumulative: list[float] = field(default_factory=list)
     rows: float = 0.0
     anomalies: float = 0.0
-    percentiles: np.ndarray = field(default_factory=lambda: np.zeros(len(PERCENTILE_EDGES)))
+    percentiles: np.ndarray = field(default_factory=lambda: np.zeros(len(BUCKET_NAMES)))
     agree: float = 0.0
     disagree: float = 0.0
 
@@ -101,29 +111,29 @@ def summarise(window: Snapshot) -> dict[int, VersionWindow]:
     """The window's series summed per version (pure)."""
     versions: dict[int, VersionWindow] = {}
     latency: dict[int, dict[float, float]] = {}
-    buckets = {f"{edge:.2f}": i for i, edge in enumerate(PERCENTILE_EDGES)}
+    buckets = {name: i for i, name in enumerate(BUCKET_NAMES)}
     for key, value in window.items():
         name, labels = parse_key(key)
-        family = FAMILIES.get(name)
-        if family is None or not labels.get("version", "").isdigit():
+        series = FAMILIES.get(name)
+        if series is None or not labels.get(VERSION, "").isdigit():
             continue
-        version = int(labels["version"])
+        version = int(labels[VERSION])
         summary = versions.setdefault(version, VersionWindow())
-        if family == "requests":
+        if series is REQUESTS:
             summary.requests += value
-            summary.server_errors += value if labels.get("outcome") == "server_error" else 0.0
-        elif family == "latency":
+            summary.server_errors += value if labels.get(OUTCOME) == SERVER_ERROR else 0.0
+        elif series is LATENCY:
             bound = math.inf if labels["le"] in ("+Inf", "inf") else float(labels["le"])
             per_bound = latency.setdefault(version, {})
             per_bound[bound] = per_bound.get(bound, 0.0) + value
-        elif family == "rows":
+        elif series is ROWS:
             summary.rows += value
-        elif family == "anomalies":
+        elif series is ANOMALIES:
             summary.anomalies += value
-        elif family == "percentiles" and labels.get("bucket") in buckets:
-            summary.percentiles[buckets[labels["bucket"]]] += value
-        elif family == "agreement":
-            if labels.get("agreement") == "agree":
+        elif series is PERCENTILES and labels.get(BUCKET) in buckets:
+            summary.percentiles[buckets[labels[BUCKET]]] += value
+        elif series is AGREEMENTS:
+            if labels.get(AGREEMENT) == AGREE:
                 summary.agree += value
             else:
                 summary.disagree += value

@@ -4,12 +4,13 @@ import httpx
 
 from controller.analysis.window import FAMILIES, Snapshot, series_key
 from controller.sources.spec import SourceUnavailable
+from runtime.series import MODEL
 
 
 def query_for(model: str) -> str:
     """The PromQL selector of every raynomaly family the analysis reads, for one model (pure)."""
     names = "|".join(FAMILIES)
-    return f'{{__name__=~"{names}",model="{model}"}}'
+    return f'{{__name__=~"{names}",{MODEL}="{model}"}}'
 
 
 class PrometheusSource:

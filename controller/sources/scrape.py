@@ -6,6 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from controller.analysis.window import FAMILIES, Snapshot, series_key
 from controller.sources.spec import SourceUnavailable
+from runtime.series import MODEL
 
 
 class ScrapeSource:
@@ -25,7 +26,7 @@ class ScrapeSource:
         try:
             for family in text_string_to_metric_families(response.text):
                 for sample in family.samples:
-                    if sample.name in FAMILIES and sample.labels.get("model") == model:
+                    if sample.name in FAMILIES and sample.labels.get(MODEL) == model:
                         key = series_key(sample.name, sample.labels)
                         snapshot[key] = snapshot.get(key, 0.0) + sample.value
         except ValueError as e:

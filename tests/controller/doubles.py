@@ -6,7 +6,22 @@ import math
 from controller.analysis.window import Snapshot, series_key
 from controller.sources.spec import SourceUnavailable
 from controller.targets.spec import Served, Waiting
-from runtime.metrics import LATENCY_MS
+from runtime.series import (
+    AGREE,
+    AGREEMENT,
+    AGREEMENTS,
+    ANOMALIES,
+    BUCKET,
+    BUCKET_NAMES,
+    LATENCY,
+    MODEL,
+    OK,
+    OUTCOME,
+    PERCENTILES,
+    REQUESTS,
+    ROWS,
+    VERSION,
+)
 from runtime.traffic import ModelTraffic
 
 
@@ -84,23 +99,22 @@ class TrafficSource:
             self._add(version, self.rate * seconds * weight / 100)
         for version, percent in traffic.shadows.items():
             self._add(version, self.rate * seconds * percent / 100)
-            key = series_key("ray_raynomaly_shadow_agreement_rows_total",
-                             {"model": "fraud", "version": str(version), "agreement": "agree"})  # fmt: skip
+            key = series_key(AGREEMENTS.sample, {MODEL: "fraud", VERSION: str(version), AGREEMENT: AGREE})
             self.counters[key] = self.counters.get(key, 0.0) + self.rate * seconds * percent / 10
 
     def _add(self, version: int, requests: float) -> None:
-        def bump(name, value, **labels):
-            key = series_key(name, {"model": "fraud", "version": str(version), **labels})
+        def bump(series, value, labels=None):
+            key = series_key(series.sample, {MODEL: "fraud", VERSION: str(version), **(labels or {})})
             self.counters[key] = self.counters.get(key, 0.0) + value
 
-        bump("ray_raynomaly_requests_total", requests, outcome="ok")
-        for bound in [*LATENCY_MS, math.inf]:  # every bucket, empty ones too, as Ray exports them
+        bump(REQUESTS, requests, {OUTCOME: OK})
+        for bound in [*LATENCY.buckets, math.inf]:  # every bucket, empty ones too, as Ray exports them
             below = bound >= self.latency_ms[version]
-            bump("ray_raynomaly_request_latency_ms_bucket", requests if below else 0.0, le=str(bound))
-        bump("ray_raynomaly_scored_rows_total", requests * 10)
-        bump("ray_raynomaly_anomalies_total", requests)
-        for edge in range(1, 21):
-            bump("ray_raynomaly_score_percentile_rows_total", requests / 2, bucket=f"{edge * 0.05:.2f}")
+            bump(LATENCY, requests if below else 0.0, {"le": str(bound)})
+        bump(ROWS, requests * 10)
+        bump(ANOMALIES, requests)
+        for bucket in BUCKET_NAMES:
+            bump(PERCENTILES, requests / 2, {BUCKET: bucket})
 
     def snapshot(self, model: str) -> Snapshot:
         if self.down:

@@ -12,7 +12,7 @@ from controller.analysis.stats import ks, psi, quantile
 from controller.analysis.verdict import Measurement, Outcome, Verdict
 from controller.analysis.window import VersionWindow
 from controller.rollouts.spec import RolloutSpec, Thresholds
-from runtime.metrics import LATENCY_MS
+from runtime.series import LATENCY_MS
 
 BOUNDS = [*LATENCY_MS, math.inf]
 SPEC = RolloutSpec(model="fraud", candidate=2, steps=[10, 50, 100])

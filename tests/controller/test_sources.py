@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 
 from controller.sources import PrometheusSource, ScrapeSource, SourceUnavailable, source_for
 from controller.sources.prometheus import query_for
-from runtime.metrics import LATENCY_MS
+from runtime.series import LATENCY_MS
 from tests.prometheus import free_port
 
 EXPOSITION = """\
