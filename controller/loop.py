@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from controller.analysis.assess import assess, unreachable
 from controller.analysis.judges import Arms
-from controller.analysis.verdict import Measurement, Outcome, Verdict
+from controller.analysis.verdict import Look, Measurement, Outcome, Verdict
 from controller.analysis.window import VersionWindow, accumulate, describe, increase, summarise
 from controller.rollouts.decide import next_action, resume, rollback
 from controller.rollouts.spec import Phase, Rollout
@@ -100,13 +100,15 @@ class Controller:
             analysed = strategy.analysed(rollout)
             if analysed and rollout.window_started is not None:
                 if now - rollout.window_started >= rollout.spec.interval_s:
-                    verdict, look, rollout = self._look(rollout, closing=True)
-                    self._decide(next_action(rollout, verdict, now), verdict, look)
+                    look, rollout = self._look(rollout, closing=True)
+                    self._decide(next_action(rollout, look.verdict, now), look)
                 elif now - max(self._looked.get(rollout.id, 0.0), rollout.window_started) >= LOOK_S:
                     self._looked[rollout.id] = now
-                    verdict, look, _ = self._look(rollout, closing=False)
-                    if verdict.failed("judge"):  # a judge may stop the step at any look; nothing else does
-                        self._decide(next_action(rollout, verdict, now), verdict, look)
+                    look, _ = self._look(rollout, closing=False)
+                    if look.verdict.failed(
+                        "judge"
+                    ):  # a judge may stop the step at any look; nothing else does
+                        self._decide(next_action(rollout, look.verdict, now), look)
                 return
             try:
                 waiting = self.targets(rollout.spec.target).readiness(rollout.spec.model)
@@ -164,7 +166,7 @@ class Controller:
             {"step": rollout.step},
         )
 
-    def _look(self, rollout: Rollout, closing: bool) -> tuple[Verdict, dict, Rollout]:
+    def _look(self, rollout: Rollout, closing: bool) -> tuple[Look, Rollout]:
         """Judge the step's evidence with the current window's counts added. Closing the window
         also applies the ceilings and the load-test gate, and the record returned keeps the window
         in the step's evidence, with the judges' p-values; a look inside the window keeps nothing
@@ -175,7 +177,7 @@ class Controller:
                 raise SourceUnavailable("the window opened while the metric source was unreachable")
             window = increase(rollout.window_base, self.source.snapshot(spec.model))
         except SourceUnavailable as e:
-            return unreachable(str(e)), {"step": rollout.step}, rollout
+            return Look(unreachable(str(e)), rollout.step), rollout
         evidence = accumulate(rollout.evidence, window)
         windows, gathered = summarise(window), summarise(evidence)
         baseline = rollout.stable if rollout.stable not in (None, spec.candidate) else None
@@ -193,33 +195,23 @@ class Controller:
         p_values = {m.name: m.p_value for m in verdict.measurements if m.p_value is not None}
         self._p_values[step] = {k: min(v, previous.get(k, 1.0)) for k, v in p_values.items()}
         seconds = rollout.evidence_s + max(self._clock() - (rollout.window_started or self._clock()), 0.0)
-        look = {"step": rollout.step, "evidence_s": seconds, "versions": describe(windows)}
+        figures = describe(windows)
         if not closing:
-            return verdict, look, rollout
+            return Look(verdict, rollout.step, seconds, figures), rollout
         if spec.loadtest is not None:
             gated = self._gate(spec.loadtest, spec.model, spec.candidate) if self._gate else [NO_GATE]
             verdict = Verdict.of([*verdict.measurements, *gated])
         update = {"evidence": evidence, "evidence_s": seconds, "p_values": self._p_values.pop(step)}
-        return verdict, look, rollout.model_copy(update=update)
+        return Look(verdict, rollout.step, seconds, figures), rollout.model_copy(update=update)
 
-    def _decide(
-        self, decision: Decision | None, verdict: Verdict | None = None, look: dict | None = None
-    ) -> None:
-        """Record the decision (and the verdict of the look that led to it), then act on it. `look`
-        says what the verdict judged: the step, the seconds of evidence and the window's figures."""
+    def _decide(self, decision: Decision | None, look: Look | None = None) -> None:
+        """Record the decision (and the look that led to it), then act on it."""
         if decision is None:
             return
         now, new = self._clock(), decision.rollout
         events = []
-        if verdict is not None:
-            events.append(
-                {
-                    "ts": now,
-                    "kind": "verdict",
-                    "name": verdict.outcome.value,
-                    "detail": {**verdict.to_dict(), "versions": {}, **(look or {})},
-                }
-            )
+        if look is not None:
+            events.append(look.event(now))
         detail = {
             "phase": new.phase.value,
             "step": new.step,

@@ -18,6 +18,8 @@ import uuid
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from controller.analysis.verdict import VERDICT, Look, Measurement
+
 GOOD = frozenset({"succeed", "promote", "switch"})
 EMPTY = "no analysis windows yet"
 STYLE = (
@@ -64,7 +66,7 @@ def _png(rollout: dict, events: list[dict]) -> bytes:
     start = _start(rollout, events)
     end = max([rollout.get("updated") or start, *(e["ts"] for e in events)]) - start
     decisions = [e for e in events if e.get("kind") == "decision"]
-    verdicts = [e for e in events if e.get("kind") == "verdict"]
+    verdicts = [e for e in events if e.get("kind") == VERDICT]
     colours = {v: f"C{i % 10}" for i, v in enumerate(_versions(rollout, events))}
     fig = Figure(figsize=(11, 12), layout="constrained")
     axes = fig.subplots(4, 1, sharex=True)
@@ -136,19 +138,17 @@ def _looks(verdicts: list[dict], start: float) -> tuple[dict, dict, dict]:
     p_values: dict[str, list[tuple[float, float]]] = {}
     effects: dict[str, list[tuple[float, float, float, float]]] = {}
     for event in verdicts:
-        detail, at = event.get("detail") or {}, event["ts"] - start
-        for version, figures in _keyed(detail.get("versions")).items():
+        look, at = Look.of(event), event["ts"] - start
+        for version, figures in _keyed(look.versions).items():
             if (value := (figures or {}).get("p99_ms")) is not None:
                 latency.setdefault(version, []).append((at, value))
-        for m in detail.get("measurements") or []:
-            if m.get("kind") != "judge" or m.get("p_value") is None:
+        for m in look.verdict.measurements:
+            if m.kind != "judge" or m.p_value is None:
                 continue
-            p_values.setdefault(m["name"], []).append((at, max(m["p_value"] / m["alpha"], 1e-3)))
-            floor = m.get("threshold")
-            if floor and m.get("value") is not None:
-                high = m.get("high")
-                scaled = [v / floor if v is not None else math.nan for v in (m["value"], m.get("low"), high)]
-                effects.setdefault(m["name"], []).append((at, *scaled))
+            p_values.setdefault(m.name, []).append((at, max(m.p_value / m.alpha, 1e-3)))
+            if m.threshold and m.value is not None:
+                scaled = [v / m.threshold if v is not None else math.nan for v in (m.value, m.low, m.high)]
+                effects.setdefault(m.name, []).append((at, *scaled))
     return latency, p_values, effects
 
 
@@ -191,20 +191,19 @@ def _table(headers: tuple[str, ...], cells: list[list[str]]) -> str:
     return f"<table><tr>{''.join(f'<th>{h}</th>' for h in headers)}</tr>{body or empty}</table>"
 
 
-def _measurements(detail: dict) -> str:
+def _measurements(look: Look) -> str:
     return "<br>".join(
-        f'<span class="{_text(m.get("outcome"))}" title="{_text(m.get("message"))}">{_text(m.get("name"))}='
-        f"{_text(m.get('value'))}{_evidence(m)} vs {_text(m.get('threshold'))}: "
-        f"{_text(m.get('outcome'))}</span>"
-        for m in detail.get("measurements") or []
+        f'<span class="{_text(m.outcome)}" title="{_text(m.message)}">{_text(m.name)}='
+        f"{_text(m.value)}{_evidence(m)} vs {_text(m.threshold)}: {_text(m.outcome)}</span>"
+        for m in look.verdict.measurements
     )
 
 
-def _evidence(m: dict) -> str:
+def _evidence(m: Measurement) -> str:
     """A judge's interval and p-value against its alpha, as text."""
-    if m.get("p_value") is None:
+    if m.p_value is None:
         return ""
-    return f" [{_text(m.get('low'))}, {_text(m.get('high'))}] p={m['p_value']:.2g}/{m['alpha']:.2g}"
+    return f" [{_text(m.low)}, {_text(m.high)}] p={m.p_value:.2g}/{m.alpha:.2g}"
 
 
 def _page(rollout: dict, events: list[dict], png: bytes) -> str:
@@ -215,8 +214,9 @@ def _page(rollout: dict, events: list[dict], png: bytes) -> str:
         if event.get("kind") == "decision":
             fields = (event.get("name"), detail.get("phase"), detail.get("step"), detail.get("reason"))
             decisions.append([offset, *map(_text, fields)])
-        elif event.get("kind") == "verdict":
-            verdicts.append([offset, _text(detail.get("outcome")), _measurements(detail)])
+        elif event.get("kind") == VERDICT:
+            look = Look.of(event)
+            verdicts.append([offset, _text(look.verdict.outcome), _measurements(look)])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{heading}</title><style>{STYLE}</style></head><body>
 <h1>{heading}</h1>

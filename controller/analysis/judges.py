@@ -126,12 +126,11 @@ def waiting_for(measurements: Iterable[Measurement], seconds: float) -> str:
         if not m.samples:
             clauses.append(f"{m.name} has no candidate traffic yet")
             continue
-        needed = math.inf if m.needed is None else m.needed  # stored records write an unreachable need null
-        if needed <= m.samples:
+        if m.needed <= m.samples:
             continue
-        if seconds <= 0 or math.isinf(needed):
+        if seconds <= 0 or math.isinf(m.needed):
             clauses.append(f"{m.name} cannot see one at this traffic")
         else:
             rate = m.samples / seconds
-            clauses.append(f"{m.name} needs ~{(needed - m.samples) / rate:.0f} s more at {rate:.1f}/s")
+            clauses.append(f"{m.name} needs ~{(m.needed - m.samples) / rate:.0f} s more at {rate:.1f}/s")
     return "; ".join(clauses)

@@ -1,7 +1,9 @@
-"""Measurements and verdicts: a value with a phase, so "no data" is never a bad or a good value."""
+"""Measurements and verdicts: a value with a phase, so "no data" is never a bad or a good value;
+and looks, the verdicts as a rollout's events record them."""
 
 import enum
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 
@@ -40,7 +42,8 @@ class Measurement:
     """The effect's interval at `alpha` (a judge's confidence sequence)."""
     samples: float | None = None
     needed: float | None = None
-    """Candidate samples at which a regression of twice the floor would show (None: out of reach)."""
+    """Candidate samples at which a regression of twice the floor would show (inf: out of reach;
+    None: the judge had no traffic to run on)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Verdict:
         )
 
     def to_dict(self) -> dict:
+        """The verdict as JSON, an infinity written null."""
         return {
             "outcome": self.outcome.value,
             "measurements": [
@@ -91,12 +95,64 @@ class Verdict:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Verdict":
-        measurements = tuple(
-            Measurement(**{**m, "outcome": Outcome(m["outcome"])}) for m in data["measurements"]
+        """Inverse of `to_dict`; records written before a field existed read with its default."""
+        return cls(Outcome(data["outcome"]), tuple(_measurement(m) for m in data["measurements"]))
+
+
+VERDICT = "verdict"
+"""The kind of the rollout event that records a look."""
+
+
+@dataclass(frozen=True)
+class Look:
+    """One judged look as recorded: its verdict, the step it judged, the seconds of evidence the
+    step had gathered, and each version's figures in the window (`window.describe`)."""
+
+    verdict: Verdict
+    step: int | None = None
+    """None in records written before looks named their step."""
+    evidence_s: float = 0.0
+    versions: dict[str, dict | None] = field(default_factory=dict)
+
+    def event(self, ts: float) -> dict:
+        """The rollout event that records this look at `ts`."""
+        detail = self.verdict.to_dict() | {
+            "versions": self.versions, "step": self.step, "evidence_s": self.evidence_s,
+        }  # fmt: skip
+        return {"ts": ts, "kind": VERDICT, "name": self.verdict.outcome.value, "detail": detail}
+
+    @classmethod
+    def of(cls, event: dict) -> "Look":
+        """The look a verdict event records (inverse of `event`)."""
+        detail = event["detail"]
+        return cls(
+            Verdict.from_dict(detail),
+            detail.get("step"),
+            detail.get("evidence_s", 0.0),
+            detail.get("versions") or {},
         )
-        return cls(Outcome(data["outcome"]), measurements)
+
+
+def looks(events: Iterable[dict]) -> list[Look]:
+    """The looks among a rollout's events, in their order."""
+    return [Look.of(e) for e in events if e["kind"] == VERDICT]
 
 
 def _finite(value: object) -> object:
     """JSON has no infinity: an unbounded interval end or an unreachable need is written null."""
     return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+UNBOUNDED = {"low": -math.inf, "high": math.inf, "needed": math.inf}
+"""What a tested judge's null interval ends and need stand for (`_finite` wrote them null)."""
+
+
+def _measurement(data: dict) -> Measurement:
+    """A stored measurement: a judge that ran (it has a p-value) always has an interval and a need,
+    so a null there was an infinity."""
+    restored = {
+        name: infinity
+        for name, infinity in UNBOUNDED.items()
+        if data.get("p_value") is not None and data.get(name) is None
+    }
+    return Measurement(**(data | restored | {"outcome": Outcome(data["outcome"])}))

@@ -3,6 +3,8 @@ analysis value of its latest look next to its threshold, so users can see what w
 sequential judges also the p-value and its alpha share, the effect's interval and the samples seen
 and needed (graph `raynomaly_analysis_p_value / raynomaly_analysis_alpha` falling toward 1)."""
 
+import math
+
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -78,15 +80,19 @@ class RolloutCollector(Collector):
                     weight.add_metric([*base, str(version), "weight"], percent)
                 for version, percent in rollout.traffic.shadows.items():
                     weight.add_metric([*base, str(version), "shadow"], percent)
-            verdicts = [e for e in self._store.events(rollout.id) if e["kind"] == "verdict"]
-            for measurement in verdicts[-1]["detail"]["measurements"] if verdicts else []:
-                if measurement["value"] is not None:
-                    value.add_metric(
-                        [*base, measurement["name"], measurement["outcome"]], measurement["value"]
-                    )
-                if measurement["threshold"] is not None:
-                    threshold.add_metric([*base, measurement["name"]], measurement["threshold"])
+            verdict = self._store.latest_verdict(rollout.id)
+            for m in verdict.measurements if verdict else ():
+                if _exported(m.value):
+                    value.add_metric([*base, m.name, m.outcome.value], m.value)
+                if _exported(m.threshold):
+                    threshold.add_metric([*base, m.name], m.threshold)
                 for field, family in judged.items():
-                    if measurement.get(field) is not None:
-                        family.add_metric([*base, measurement["name"]], measurement[field])
+                    if _exported(figure := getattr(m, field)):
+                        family.add_metric([*base, m.name], figure)
         yield from (phase, step, weight, value, threshold, *judged.values())
+
+
+def _exported(figure: float | None) -> bool:
+    """Whether a measurement's figure is a gauge value: an unbounded interval end or an unreachable
+    need (infinite) is left out, like a figure never measured."""
+    return figure is not None and math.isfinite(figure)

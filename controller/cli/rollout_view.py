@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 
 from controller.analysis.judges import waiting_for
-from controller.analysis.verdict import Verdict
+from controller.analysis.verdict import Look, Measurement, Outcome, Verdict, looks
 from controller.rollouts.spec import TERMINAL
 
 TREND = "▁▂▃▄▅▆▇█"
@@ -30,9 +30,9 @@ def view(rollout: dict, events: list[dict]) -> Group:
     head.add_row("reason", rollout["reason"])
     if rollout.get("waiting"):
         head.add_row("waiting", rollout["waiting"])
-    looks = _step_looks(rollout, events)
-    last = looks[-1] if looks else {"measurements": []}
-    unseen = waiting_for(Verdict.from_dict(last).measurements, last.get("evidence_s", 0.0))
+    step = _step_looks(rollout, looks(events))
+    last = step[-1] if step else Look(Verdict(Outcome.INCONCLUSIVE))  # nothing measured yet
+    unseen = waiting_for(last.verdict.measurements, last.evidence_s)
     if unseen and rollout["phase"] not in TERMINAL:
         head.add_row("evidence", f"to see a regression of twice a floor: {unseen}")
     alpha = f"{spec.get('alpha', 0.01):g}"
@@ -40,15 +40,13 @@ def view(rollout: dict, events: list[dict]) -> Group:
     for column in ("judge", "effect [interval]", "floor", "p / alpha", "p trend", "samples", "outcome"):
         judges.add_column(column, no_wrap=True)
     ceilings = Table("ceiling", "value", "limit", "outcome", title="latest window")
-    for m in last["measurements"]:
-        outcome = f"[{COLOURS.get(m['outcome'], 'white')}]{m['outcome']}[/]"
-        if m.get("kind") == "judge":
-            history = trend([_p(look, m["name"]) for look in looks], m["alpha"])
-            judges.add_row(
-                m["name"], _effect(m), _number(m["threshold"]), _ratio(m), history, _samples(m), outcome
-            )
-        elif m.get("kind", "ceiling") == "ceiling":
-            ceilings.add_row(m["name"], _number(m["value"]), _number(m["threshold"]), outcome)
+    for m in last.verdict.measurements:
+        outcome = f"[{COLOURS.get(m.outcome, 'white')}]{m.outcome}[/]"
+        if m.kind == "judge":
+            history = trend([_p(look, m.name) for look in step], m.alpha)
+            judges.add_row(m.name, _effect(m), _number(m.threshold), _ratio(m), history, _samples(m), outcome)
+        elif m.kind == "ceiling":
+            ceilings.add_row(m.name, _number(m.value), _number(m.threshold), outcome)
     return Group(head, judges, ceilings)
 
 
@@ -72,34 +70,34 @@ def trend(p_values: list[float | None], alpha: float | None) -> str:
     return "".join(cells[-24:])
 
 
-def _step_looks(rollout: dict, events: list[dict]) -> list[dict]:
-    """The verdicts of the current step, oldest first."""
-    verdicts = [e["detail"] for e in events if e["kind"] == "verdict"]
-    return [v for v in verdicts if v.get("step", rollout["step"]) == rollout["step"]] or verdicts[-1:]
+def _step_looks(rollout: dict, recorded: list[Look]) -> list[Look]:
+    """The looks of the current step (a look that names no step counts), oldest first; else the
+    latest look."""
+    current = rollout["step"]
+    return [look for look in recorded if look.step in (None, current)] or recorded[-1:]
 
 
-def _p(look: dict, name: str) -> float | None:
-    return next((m.get("p_value") for m in look["measurements"] if m["name"] == name), None)
+def _p(look: Look, name: str) -> float | None:
+    return next((m.p_value for m in look.verdict.measurements if m.name == name), None)
 
 
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
-def _effect(m: dict) -> str:
-    low, high = m.get("low"), m.get("high")
-    interval = f" [{_number(low)}, {'inf' if high is None else _number(high)}]" if low is not None else ""
-    return _number(m["value"]) + interval
+def _effect(m: Measurement) -> str:
+    interval = f" [{_number(m.low)}, {_number(m.high)}]" if m.low is not None else ""
+    return _number(m.value) + interval
 
 
-def _ratio(m: dict) -> str:
-    if m.get("p_value") is None:
+def _ratio(m: Measurement) -> str:
+    if m.p_value is None:
         return "-"
-    return f"{m['p_value']:.2g}/{m['alpha']:.2g}"
+    return f"{m.p_value:.2g}/{m.alpha:.2g}"
 
 
-def _samples(m: dict) -> str:
-    samples, needed = m.get("samples") or 0, m.get("needed")
-    if needed is None:
+def _samples(m: Measurement) -> str:
+    samples = m.samples or 0
+    if m.needed is None or math.isinf(m.needed):
         return f"{samples:.0f}" + ("" if not samples else " (needs more traffic)")
-    return f"{samples:.0f}" + (f" of ~{needed:.0f}" if needed > samples else "")
+    return f"{samples:.0f}" + (f" of ~{m.needed:.0f}" if m.needed > samples else "")

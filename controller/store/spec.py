@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from controller.analysis.verdict import Verdict
 from controller.audit import AuditEntry
 from controller.rollouts.spec import Rollout
 
@@ -35,6 +36,9 @@ class RolloutStore(Protocol):
 
     def events(self, rollout_id: str) -> list[dict]:
         """Every event of a rollout, oldest first."""
+
+    def latest_verdict(self, rollout_id: str) -> Verdict | None:
+        """The verdict of the rollout's latest recorded look, or None before its first."""
 
     def audit(self, since: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """Audit entries from `since` on, oldest first."""

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+from controller.analysis.verdict import VERDICT, Verdict
 from controller.audit import GENESIS, AuditEntry, entry_hash
 from controller.rollouts.spec import Rollout
 from controller.store.spec import Conflict, StoreError
@@ -129,6 +130,11 @@ class SqliteStore:
             "SELECT ts, kind, name, detail FROM events WHERE rollout = ? ORDER BY seq", (rollout_id,)
         )
         return [{"ts": ts, "kind": kind, "name": name, "detail": json.loads(d)} for ts, kind, name, d in rows]
+
+    def latest_verdict(self, rollout_id: str) -> Verdict | None:
+        query = "SELECT detail FROM events WHERE rollout = ? AND kind = ? ORDER BY seq DESC LIMIT 1"
+        row = self._connection().execute(query, (rollout_id, VERDICT)).fetchone()
+        return Verdict.from_dict(json.loads(row[0])) if row else None
 
     def audit(self, since: int = 0, limit: int = 1000) -> list[AuditEntry]:
         rows = self._connection().execute(

@@ -2,6 +2,7 @@
 
 import pytest
 
+from controller.analysis.verdict import VERDICT, Look, Outcome, looks
 from controller.loop import Controller
 from controller.rollouts.create import new_rollout
 from controller.rollouts.spec import Phase, RolloutSpec, Thresholds
@@ -54,15 +55,13 @@ def test_a_slow_candidate_is_rolled_back_at_the_first_look_that_shows_it(world):
     drive(controller, source, world[2], 60)
     record = store.get(rollout_id)
     assert record.phase == Phase.ROLLED_BACK and world[1].traffic.weights == {1: 100}
-    verdicts = [e for e in store.events(rollout_id) if e["kind"] == "verdict"]
+    verdicts = [e for e in store.events(rollout_id) if e["kind"] == VERDICT]
     assert len(verdicts) == 1 and verdicts[0]["ts"] - record.created < 10  # a look inside the 10 s window
-    judged = {m["name"]: m for m in verdicts[0]["detail"]["measurements"]}
+    judged = {m.name: m for m in Look.of(verdicts[0]).verdict.measurements}
     assert "p99_ms" not in judged  # ceilings wait for the window to close
     latency = judged["latency"]
-    assert (
-        latency["outcome"] == "Failed" and latency["value"] > 5 and latency["threshold"] == FAST.max_p99_ratio
-    )
-    assert latency["p_value"] <= latency["alpha"] and latency["low"] > FAST.max_p99_ratio
+    assert latency.outcome == Outcome.FAILED and latency.value > 5 and latency.threshold == FAST.max_p99_ratio
+    assert latency.p_value <= latency.alpha and latency.low > FAST.max_p99_ratio
     assert "latency" in record.reason
 
 
@@ -74,10 +73,9 @@ def test_evidence_accumulates_over_the_windows_of_a_step(world):
     spec = RolloutSpec(model="fraud", candidate=2, interval_s=10, thresholds=ceiling, failure_limit=1)
     rollout_id = store.create(new_rollout(spec, target.served("fraud"), clock()), "alice").id
     drive(Controller(store, lambda ref: target, source, clock=clock), source, clock, 25)
-    verdicts = [e for e in store.events(rollout_id) if e["kind"] == "verdict"]
     samples = [
-        {m["name"]: m["samples"] for m in v["detail"]["measurements"] if m["kind"] == "judge"}
-        for v in verdicts
+        {m.name: m.samples for m in look.verdict.measurements if m.kind == "judge"}
+        for look in looks(store.events(rollout_id))
     ]
     assert [s["latency"] for s in samples] == pytest.approx([100, 200])  # 10% of 100/s, over 1 then 2 windows
     assert store.get(rollout_id).phase == Phase.ROLLED_BACK  # the second window over the ceiling

@@ -96,7 +96,7 @@ def test_html_embeds_the_figure_and_tables(tmp_path, failed_canary):
     assert embedded is not None
     assert base64.b64decode(embedded.group(1)).startswith(PNG_MAGIC)
     assert "fraud: v1 -&gt; v2 (canary) — RolledBack" in page
-    assert "p99_ratio=3.1 [2.2, —] p=0.0001/0.00083 vs 1.5: Failed" in page
+    assert "p99_ratio=3.1 [2.2, inf] p=0.0001/0.00083 vs 1.5: Failed" in page  # stored null: unbounded
     assert "ks_reference=0.04 [0, 0.09] p=1/0.00083 vs 0.1: Successful" in page
     assert "p50_ratio=— vs 1.5: Inconclusive" in page
     assert "canary step 2: 50%" in page

@@ -1,9 +1,11 @@
 """The SQLite rollout store and the hash-chained audit log."""
 
+import math
 import sqlite3
 
 import pytest
 
+from controller.analysis.verdict import Look, Measurement, Outcome, Verdict
 from controller.audit import verify
 from controller.rollouts.spec import Phase
 from controller.store import open_store
@@ -54,6 +56,20 @@ def test_events_are_kept_in_order(store):
               {"ts": 1.0, "kind": "decision", "name": "hold", "detail": {}}]  # fmt: skip
     store.save(first, "controller", "hold", events, {})
     assert [e["kind"] for e in store.events(first.id)] == ["verdict", "decision"]
+
+
+def test_the_latest_verdict_reads_back_as_the_value_recorded(store):
+    first = store.create(rollout(), "alice")
+    assert store.latest_verdict(first.id) is None
+    judge = Measurement("latency", Outcome.FAILED, 3.1, 1.5, "slower", kind="judge", p_value=1e-4,
+                        alpha=8.3e-4, low=2.2, high=math.inf, samples=400.0, needed=math.inf)  # fmt: skip
+    earlier = Verdict.of([Measurement("p99_ms", Outcome.SUCCESSFUL, 4.0, 500.0)])
+    latest = Verdict.of([judge])
+    decision = {"ts": 2.0, "kind": "decision", "name": "rollback", "detail": {}}
+    saved = store.save(first, "controller", "hold", [Look(earlier, 0).event(1.0)], {})
+    store.save(saved, "controller", "rollback", [Look(latest, 0, 30.0).event(2.0), decision], {})
+    assert store.latest_verdict(first.id) == latest
+    assert store.latest_verdict("no-such-rollout") is None
 
 
 def test_audit_chain_verifies_and_shows_an_edited_entry(store, tmp_path):

@@ -1,6 +1,6 @@
 """The controller's /metrics: each judge's evidence of the latest look, as gauges."""
 
-from controller.analysis.verdict import Measurement, Outcome, Verdict
+from controller.analysis.verdict import Look, Measurement, Outcome, Verdict
 from controller.api.telemetry import RolloutCollector
 from controller.rollouts.create import new_rollout
 from controller.rollouts.spec import RolloutSpec
@@ -15,8 +15,7 @@ def test_judges_export_p_value_alpha_interval_and_samples(tmp_path):
     rollout = store.create(new_rollout(RolloutSpec(model="fraud", candidate=2), served, 0.0), "alice")
     judge = Measurement("latency", Outcome.SUCCESSFUL, 1.1, 1.5, "", kind="judge", p_value=0.3,
                         alpha=8.3e-4, low=0.7, high=float("inf"), samples=120.0, needed=900.0)  # fmt: skip
-    event = {"ts": 1.0, "kind": "verdict", "name": "Successful", "detail": Verdict.of([judge]).to_dict()}
-    store.save(rollout, "controller", "hold", [event], {})
+    store.save(rollout, "controller", "hold", [Look(Verdict.of([judge]), 0).event(1.0)], {})
 
     samples = {
         (s.name, s.labels.get("measurement")): s.value

@@ -1,7 +1,11 @@
 """What `rollout status` and `watch` print: each judge's evidence over the step, and what it needs."""
 
+import json
+import math
+
 from rich.console import Console
 
+from controller.analysis.verdict import Look, Measurement, Outcome, Verdict
 from controller.cli.rollout_view import trend, view
 from tests.controller.test_report import _decision, _rollout, _verdict
 
@@ -24,6 +28,16 @@ def test_judges_show_effect_interval_p_value_trend_and_samples():
     assert "▂█" in row  # p fell from 0.4 to 0.0001 (below alpha) over the two looks of the step
     assert "p99_ms" in text and "latest window" in text
     assert "evidence" in text and "p50_ratio has no candidate traffic yet" in text
+
+
+def test_a_judge_whose_need_is_out_of_reach_says_so():
+    judge = Measurement("latency", Outcome.SUCCESSFUL, 1.0, 1.5, "", kind="judge", p_value=0.5, alpha=1e-3,
+                        low=0.8, high=math.inf, samples=40.0, needed=math.inf)  # fmt: skip
+    event = Look(Verdict.of([judge]), step=0, evidence_s=20.0).event(31.0)
+    text = _printed(_rollout(phase="Progressing", step=0), [json.loads(json.dumps(event))])
+    row = next(line for line in text.splitlines() if line.lstrip("│ ").startswith("latency"))
+    assert "1 [0.8, inf]" in row and "40 (needs more traffic)" in row
+    assert "latency cannot see one at this traffic" in text
 
 
 def test_a_finished_rollout_does_not_ask_for_more_evidence():
