@@ -22,6 +22,7 @@ from models.errors import InvalidSpec
 from models.settings import ModelSettings
 from models.store import parse_ref
 from runtime.batch import BatchFailed, BatchReport, BatchRequest, run_batch
+from runtime.conflict import Conflict
 
 app = typer.Typer(
     no_args_is_help=True, help="Score files with a model version, in one process or on Ray Data."
@@ -115,7 +116,7 @@ def target_named(name: str, placement: Placement | None = None) -> BatchTarget:
 
 
 @app.command("score")
-@reports_errors(codes={BatchFailed: 1, KubeError: 1, TimeoutError: 1})
+@reports_errors(codes={BatchFailed: 1, KubeError: 1, Conflict: 1, TimeoutError: 1})
 def score_command(
     ref: Annotated[str, typer.Argument(help="NAME or NAME:VERSION (default: the latest version).")],
     input: Annotated[

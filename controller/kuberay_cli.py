@@ -8,15 +8,16 @@ import typer
 from rich.console import Console
 
 from controller.kuberay import manifests
-from controller.kuberay.errors import Conflict, Invalid, KubeError, NotFound
+from controller.kuberay.errors import Invalid, KubeError, NotFound
 from models.cli import reports_errors as models_reports_errors
+from runtime.conflict import Conflict
 
 if TYPE_CHECKING:
     from controller.kuberay.api import KubeApi
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-reports_errors = models_reports_errors(codes={manifests.ManifestError: 2, KubeError: 1})
+reports_errors = models_reports_errors(codes={manifests.ManifestError: 2, KubeError: 1, Conflict: 1})
 _KUBERAY = "the KubeRay operator v1.7 (its ray.io CRDs)"
 PROVIDERS = {
     "RayService": _KUBERAY,
@@ -70,7 +71,7 @@ def _apply(api: "KubeApi", obj: dict, dry_run: bool) -> str:
     return "unchanged" if same else "updated"
 
 
-def _failure(error: KubeError, obj: dict) -> str:
+def _failure(error: KubeError | Conflict, obj: dict) -> str:
     """Why `obj` was not applied, and what to do."""
     if isinstance(error, NotFound):
         provider = PROVIDERS.get(obj["kind"], f"the API group {obj['apiVersion']}")

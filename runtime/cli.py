@@ -17,15 +17,15 @@ from rich.console import Console
 from rich.table import Table
 
 from models.cli import reports_errors as models_reports_errors
-from models.errors import ModelError
 from models.store import ModelStore, check_name
 from runtime import cluster
 from runtime.cluster import ClusterError
+from runtime.conflict import Conflict
 from runtime.desired import DesiredState
-from runtime.record import RuntimeRecord, read_running, read_served, write_runtime
-from runtime.restore import check_loadable, startup_state
+from runtime.record import RuntimeRecord, read_running, served_revision, write_runtime
+from runtime.restore import restored
 from runtime.serve_api import ServeApi, ServeApiError
-from runtime.serving import DeployFailed, put, stages, wait_ready, with_traffic
+from runtime.serving import DeployFailed, put, put_staged, wait_ready
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic, parse_assignments
 
@@ -56,6 +56,7 @@ reports_errors = functools.partial(
         ClusterError: 1,
         ServeApiError: 1,
         DeployFailed: 1,
+        Conflict: 1,
         TimeoutError: 1,
     },
 )
@@ -108,11 +109,7 @@ def up(
                          metrics=metrics_port, ingress=ingress, num_cpus=num_cpus,
                          replicas=bounds)  # fmt: skip
     model_store = ModelStore(settings.store)
-    served = None if reset else read_served(settings)
-    desired, notes = startup_state(served.desired if served else None, model_store, settings)
-    if not desired.versions:
-        raise ModelError(f"no models in {settings.store}; train one first with 'raynomaly models train'")
-    check_loadable(desired, model_store)
+    desired, notes, based_on = restored(settings, model_store, reset)  # refused before Ray starts
     with err.status("starting Ray") as status:
         cluster.start(settings)
         record = RuntimeRecord(dashboard_url=settings.dashboard_url, http_url=settings.http_url,
@@ -120,7 +117,9 @@ def up(
                                ingress=settings.ingress)  # fmt: skip
         write_runtime(settings, record)
         status.update("deploying")
-        desired = put(_api(settings, record), settings, desired)
+        if served_revision(settings) != based_on:  # recorded while Ray started (a controller outlived it)
+            desired, notes, based_on = restored(settings, model_store, reset)
+        desired = put(_api(settings, record), settings, desired, based_on=based_on)
         wait_ready(
             _api(settings, record), settings.http_url, desired, READY_TIMEOUT_S, progress=status.update
         )
@@ -266,9 +265,7 @@ def traffic_set(
         def settle(desired: DesiredState) -> None:
             wait_ready(api, record.http_url, desired, READY_TIMEOUT_S, progress=progress.update)
 
-        for table in stages(current.traffic.models.get(model), traffic):
-            current = put(api, settings, with_traffic(current, model, table), current, settle)
-            settle(current)
+        settle(put_staged(api, settings, current, model, traffic, settle=settle))
     out.print(f"{model}: " + ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.weights.items())))
 
 

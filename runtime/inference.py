@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from models.errors import InvalidInput
 from runtime.codec import Answer, Rows
 from runtime.desired import DeployedVersion
-from runtime.errors import TooLarge, UnknownModel, VersionNotDeployed, status_of
+from runtime.errors import TooLarge, UnknownModel, VersionNotDeployed, http_status
 from runtime.metrics import GatewayMetrics
 from runtime.placement import PLACEMENTS, Context, Place, VersionScorer
 from runtime.traffic import SHADOW, ModelTraffic, Route, TrafficTable, route
@@ -141,7 +141,7 @@ class Inference:
             outcome = "ok"
             return Answer(model, path.version, scorer.description.threshold, scores, labels)
         except Exception as e:
-            outcome = "client_error" if 400 <= status_of(e)[0] < 500 else "server_error"
+            outcome = "client_error" if 400 <= http_status(e) < 500 else "server_error"
             raise
         finally:
             if answered is not None:
@@ -173,7 +173,7 @@ class Inference:
                 )
             _, labels = await scorer.score(matrix, SHADOW)
         except Exception as e:  # a shadow never changes the caller's answer; it is counted and logged
-            outcome = "client_error" if 400 <= status_of(e)[0] < 500 else "server_error"
+            outcome = "client_error" if 400 <= http_status(e) < 500 else "server_error"
             logger.warning("shadow copy to %s:%s failed: %s", model, version, e)
         finally:
             self._shadows_in_flight -= 1
