@@ -189,7 +189,8 @@ class Bench:
             for v in current.versions
         ]
         api = ServeApi(record.dashboard_url, ensure_token(self.settings.runtime.token_path))
-        desired = put(api, self.settings.runtime, current.model_copy(update={"versions": versions}), current)
+        desired = current.model_copy(update={"versions": versions})
+        desired = put(api, self.settings.runtime, desired, current, based_on=current.revision)
         wait_ready(api, record.http_url, desired, 120)
 
 

@@ -116,8 +116,8 @@ class Runtime:
 
         versions = [v.model_copy(update={"options": options}) for v in self.desired.versions]
         desired = self.desired.model_copy(update={"versions": versions, "gateway": gateway})
-        desired = put(self.api, self.settings, desired)
-        wait_ready(self.api, self.record.http_url, desired, 300)
+        self.desired = put(self.api, self.settings, desired, based_on=self.desired.revision)
+        wait_ready(self.api, self.record.http_url, self.desired, 300)
         settle("gateway", gateway.num_replicas)
 
     def serve_bare(self, store: str) -> None:

@@ -23,8 +23,10 @@ from controller.rollouts.spec import Phase, Rollout
 from controller.rollouts.strategies import strategy_for
 from controller.rollouts.strategies.spec import Decision
 from controller.sources.spec import MetricSource, SourceUnavailable
-from controller.store.spec import Conflict, RolloutStore
-from controller.targets.spec import DeployFailed, Target, TargetError, TargetRef, Waiting, upgrades_clusters
+from controller.store.spec import RolloutStore
+from controller.targets.spec import Target, TargetError, TargetRef, Waiting, upgrades_clusters
+from runtime.conflict import Conflict
+from runtime.serving import DeployFailed
 
 logger = logging.getLogger("raynomaly.controller")
 ACTOR = "controller"
@@ -76,10 +78,10 @@ class Controller:
             try:
                 self.step(rollout)
             except Conflict:
-                pass  # an operator's command landed first; the next tick reads it
+                pass  # an operator's command (or a served-state writer) came first; the next tick reads it
             except Waiting as e:  # the decision is recorded, not applied: applied once the target can
                 self._wait(self.store.get(rollout.id), str(e))
-            except TargetError as e:
+            except (TargetError, DeployFailed) as e:
                 logger.warning("rollout %s: the target failed, retrying next tick: %s", rollout.id, e)
             except Exception:
                 logger.exception("rollout %s: tick failed; retrying next tick", rollout.id)

@@ -45,11 +45,19 @@ STATUS: dict[type[Exception], tuple[int, grpc.StatusCode]] = {
     NotReady: (503, grpc.StatusCode.UNAVAILABLE),
     Overloaded: (503, grpc.StatusCode.RESOURCE_EXHAUSTED),
 }
+SERVER_ERROR = (500, grpc.StatusCode.INTERNAL)
 
 
-def status_of(error: Exception) -> tuple[int, grpc.StatusCode]:
+def _codes(error: Exception) -> tuple[int, grpc.StatusCode]:
     """(HTTP status, gRPC code) of an error; anything unexpected is a server error."""
-    for kind in type(error).__mro__:
-        if kind in STATUS:
-            return STATUS[kind]
-    return 500, grpc.StatusCode.INTERNAL
+    return next((STATUS[kind] for kind in type(error).__mro__ if kind in STATUS), SERVER_ERROR)
+
+
+def http_status(error: Exception) -> int:
+    """The HTTP status of an error (a 4xx is the client's mistake); unexpected ones are 500."""
+    return _codes(error)[0]
+
+
+def grpc_code(error: Exception) -> grpc.StatusCode:
+    """The gRPC status code of an error; unexpected ones are INTERNAL."""
+    return _codes(error)[1]

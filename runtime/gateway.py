@@ -16,7 +16,7 @@ from ray.serve.exceptions import BackPressureError
 from models.errors import InvalidInput
 from runtime.autoscaling import CPU_SHARE, CpuShare
 from runtime.codec import ARROW, JSON, NPY, Answer, Rows, model_of, parse_json
-from runtime.errors import BadRequest, Overloaded, ServingError, status_of
+from runtime.errors import BadRequest, Overloaded, ServingError, grpc_code, http_status
 from runtime.inference import GatewayConfig, Inference
 from runtime.metrics import GatewayMetrics, ScorerMetrics
 from runtime.placement import Unavailable
@@ -29,7 +29,7 @@ PIN_HEADER = "x-model-version"
 
 
 def _error(error: Exception) -> JSONResponse:
-    status = status_of(error)[0]
+    status = http_status(error)
     detail = (
         str(error) if status < 500 or status == 503 else f"internal error: {type(error).__name__}: {error}"
     )
@@ -139,7 +139,7 @@ class Gateway:
                 model, websocket.headers.get(PIN_HEADER), self._sticky(model, websocket.headers)
             )
         except ServingError as e:
-            await websocket.send_json({"error": str(e), "status": status_of(e)[0]})
+            await websocket.send_json({"error": str(e), "status": http_status(e)})
             await websocket.close(code=1008)
             return
         try:
@@ -152,7 +152,7 @@ class Gateway:
                     answer = await self.inference.predict(model, rows, chosen=chosen)
                     await websocket.send_text(answer.as_json().decode())
                 except (ServingError, InvalidInput) as e:
-                    await websocket.send_json({"error": str(e), "status": status_of(e)[0]})
+                    await websocket.send_json({"error": str(e), "status": http_status(e)})
         except WebSocketDisconnect:
             return
 
@@ -191,7 +191,7 @@ class Gateway:
             return await call()
         except (ServingError, InvalidInput, BackPressureError) as e:
             error = Overloaded(str(e)) if isinstance(e, BackPressureError) else e
-            grpc_context.set_code(status_of(error)[1])
+            grpc_context.set_code(grpc_code(error))
             grpc_context.set_details(str(error))
             return empty
 
@@ -246,7 +246,7 @@ class Gateway:
                 rows = Rows("matrix", matrix[offset : offset + chunk])
                 yield self._response(await self.inference.predict(request.model, rows, chosen=chosen), offset)
         except (ServingError, InvalidInput) as e:
-            grpc_context.set_code(status_of(e)[1])
+            grpc_context.set_code(grpc_code(e))
             grpc_context.set_details(str(e))
 
 

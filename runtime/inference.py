@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from models.errors import InvalidInput
 from runtime.codec import Answer, Rows
 from runtime.desired import DeployedVersion
-from runtime.errors import TooLarge, UnknownModel, VersionNotDeployed, status_of
+from runtime.errors import TooLarge, UnknownModel, VersionNotDeployed, http_status
 from runtime.metrics import GatewayMetrics
 from runtime.placement import PLACEMENTS, Context, Place, VersionScorer
 from runtime.series import CLIENT_ERROR, OK, SERVER_ERROR
@@ -142,7 +142,7 @@ class Inference:
             outcome = OK
             return Answer(model, path.version, scorer.description.threshold, scores, labels)
         except Exception as e:
-            outcome = CLIENT_ERROR if 400 <= status_of(e)[0] < 500 else SERVER_ERROR
+            outcome = CLIENT_ERROR if 400 <= http_status(e) < 500 else SERVER_ERROR
             raise
         finally:
             if answered is not None:
@@ -174,7 +174,7 @@ class Inference:
                 )
             _, labels = await scorer.score(matrix, SHADOW)
         except Exception as e:  # a shadow never changes the caller's answer; it is counted and logged
-            outcome = CLIENT_ERROR if 400 <= status_of(e)[0] < 500 else SERVER_ERROR
+            outcome = CLIENT_ERROR if 400 <= http_status(e) < 500 else SERVER_ERROR
             logger.warning("shadow copy to %s:%s failed: %s", model, version, e)
         finally:
             self._shadows_in_flight -= 1

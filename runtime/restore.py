@@ -1,6 +1,6 @@
-"""What `raynomaly up` serves (pure, but for reading the store and the machine's core count): the
-served state recorded before the runtime last stopped, restored; or, the first time, the newest
-version of every model.
+"""What `raynomaly up` serves (pure, but for reading the record, the store and the machine's core
+count): the served state recorded before the runtime last stopped, restored; or, the first time,
+the newest version of every model.
 
 A version takes traffic only through `traffic set`, a rollout or a promotion, never because it was
 published: restarting after `models train` serves what was served. A model published since but
@@ -13,6 +13,7 @@ import os
 from models.errors import ModelError
 from models.store import ModelStore
 from runtime.desired import Autoscaling, DeployedVersion, DesiredState, Endpoints, GatewayOptions
+from runtime.record import read_served, served_revision
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic, TrafficTable
 
@@ -99,3 +100,17 @@ def check_loadable(desired: DesiredState, store: ModelStore) -> None:
             f"the served state routes {'; '.join(broken)}, which cannot be loaded: republish or restore "
             "those versions, or start with --reset to serve the newest version of every model"
         )
+
+
+def restored(
+    settings: RuntimeSettings, store: ModelStore, reset: bool
+) -> tuple[DesiredState, list[str], int]:
+    """What `up` serves (`startup_state` of the record, or of none with `reset`; every version
+    checked loadable), what it says about it, and the revision of the record it replaces, read now:
+    `up` records its state based on it."""
+    served = None if reset else read_served(settings)
+    desired, notes = startup_state(served.desired if served else None, store, settings)
+    if not desired.versions:
+        raise ModelError(f"no models in {settings.store}; train one first with 'raynomaly models train'")
+    check_loadable(desired, store)
+    return desired, notes, served.revision if served else served_revision(settings)

@@ -1,7 +1,8 @@
 """Local serving: traffic changes and how a desired state is put in place.
 
-Decisions (`with_traffic`, `stages`, `draining`, `placed`) are pure; `prepare`, `put`, `readiness`
-and `wait_ready` do the I/O. `put` records a state (`runtime.record`) before it applies it.
+Decisions (`with_traffic`, `stages`, `draining`, `placed`, `applications_awaited`) are pure;
+`prepare`, `put`, `put_staged`, `readiness` and `wait_ready` do the I/O. `put` records a state
+(`runtime.record`, guarded by the revision it was based on) before it applies it.
 """
 
 import time
@@ -18,6 +19,11 @@ from runtime.serve_api import ServeApi
 from runtime.serveconfig import render, validate
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic, TrafficTable
+
+
+class DeployFailed(Exception):
+    """Serve could not deploy an application, or a version cannot be served (a rollout on it
+    fails rather than waits); the message carries the reason."""
 
 
 def with_traffic(desired: DesiredState, model: str, traffic: ModelTraffic | None,
@@ -128,11 +134,13 @@ def apply(api: ServeApi, desired: DesiredState) -> None:
 
 
 def put(api: ServeApi, settings: RuntimeSettings, desired: DesiredState, current: DesiredState | None = None,
-        settle: Callable[[DesiredState], None] = lambda _: None) -> DesiredState:  # fmt: skip
-    """Prepare `desired`, record it as the next served revision, then apply it. Coming from
-    `current`, versions that move inline first pass through `draining` (applied, then `settle`d).
-    Returns the state recorded and applied."""
-    desired = record_served(settings, prepare(api, desired))
+        settle: Callable[[DesiredState], None] = lambda _: None, *,
+        based_on: int) -> DesiredState:  # fmt: skip
+    """Prepare `desired`, record it as the revision after `based_on` (the one its caller read;
+    Conflict if another writer recorded since), then apply it. Coming from `current`, versions that
+    move inline first pass through `draining` (applied, then `settle`d). Returns the state recorded
+    and applied."""
+    desired = record_served(settings, prepare(api, desired), based_on=based_on)
     through = draining(current, desired) if current is not None else None
     if through is not None:
         apply(api, through)
@@ -141,29 +149,54 @@ def put(api: ServeApi, settings: RuntimeSettings, desired: DesiredState, current
     return desired
 
 
-def readiness(api: ServeApi, http_url: str, desired: DesiredState) -> str | None:
-    """None once Serve runs every desired application and the gateway's /ready answers 200, else
-    what is still awaited. DeployFailed with Serve's reason if an application failed to deploy.
+def put_staged(api: ServeApi, settings: RuntimeSettings, current: DesiredState, model: str,
+               traffic: ModelTraffic | None, options: dict[int, ScorerOptions] | None = None, *,
+               settle: Callable[[DesiredState], None]) -> DesiredState:  # fmt: skip
+    """Take `model` from its table in `current` (the served state as read) to `traffic` through
+    `stages`: each table is `put` on the state the one before recorded, and `settle`d (waited for)
+    before the next. The last table is not waited for: whether to is the caller's choice. Returns
+    the state recorded last; Conflict when another writer recorded in between."""
+    *intermediate, final = stages(current.traffic.models.get(model), traffic)
+    for table in intermediate:
+        desired = with_traffic(current, model, table, options)
+        current = put(api, settings, desired, current, settle, based_on=current.revision)
+        settle(current)
+    desired = with_traffic(current, model, final, options)
+    return put(api, settings, desired, current, settle, based_on=current.revision)
 
-    Serve reports an application RUNNING only once every replica took the new config, so an old
-    gateway table can never pass for the new one.
-    """
-    expected = set(desired.applications)
-    applications = api.status().get("applications", {})
+
+def applications_awaited(applications: dict, expected: list[str]) -> str | None:
+    """What Serve has yet to run of the `expected` applications, given their statuses as Serve
+    reports them (`{name: {"status", "message"}}`), or None when it runs them all (pure).
+    DeployFailed with Serve's reason for each one it failed to deploy: waiting would be forever."""
     failed = {
-        n: a.get("message", "")
-        for n, a in applications.items()
-        if n in expected and a.get("status") == "DEPLOY_FAILED"
+        name: applications[name].get("message") or "no message"
+        for name in sorted(expected)
+        if applications.get(name, {}).get("status") == "DEPLOY_FAILED"
     }
     if failed:
         raise DeployFailed(
             "; ".join(f"{name} failed to deploy: {message[-1500:]}" for name, message in failed.items())
         )
     pending = sorted(n for n in expected if applications.get(n, {}).get("status") != "RUNNING")
-    if pending:
-        return ", ".join(f"{n} ({applications.get(n, {}).get('status', 'NOT_STARTED')})" for n in pending)
+    return ", ".join(f"{n} ({applications.get(n, {}).get('status', 'NOT_STARTED')})" for n in pending) or None
+
+
+def readiness(api: ServeApi, http_url: str, desired: DesiredState, *,
+              transport: httpx.BaseTransport | None = None) -> str | None:  # fmt: skip
+    """None once Serve runs every desired application and the gateway's /ready answers 200 (asked
+    through `transport`, default the network), else what is still awaited. DeployFailed with
+    Serve's reason if an application failed to deploy.
+
+    Serve reports an application RUNNING only once every replica took the new config, so an old
+    gateway table can never pass for the new one.
+    """
+    waiting = applications_awaited(api.status().get("applications", {}), desired.applications)
+    if waiting is not None:
+        return waiting
     try:
-        response = httpx.get(f"{http_url}/ready", timeout=5.0)
+        with httpx.Client(transport=transport, timeout=5.0) as gateway:
+            response = gateway.get(f"{http_url}/ready")
     except httpx.HTTPError as e:
         return f"the gateway ({type(e).__name__})"
     if response.status_code == 200:
@@ -182,17 +215,14 @@ def _json_field(response: httpx.Response, name: str):
 
 
 def wait_ready(api: ServeApi, http_url: str, desired: DesiredState, timeout_s: float,
-               progress: Callable[[str], None] = lambda _: None) -> None:  # fmt: skip
+               progress: Callable[[str], None] = lambda _: None, *,
+               transport: httpx.BaseTransport | None = None) -> None:  # fmt: skip
     """Wait until `readiness` says ready; TimeoutError naming what was still awaited."""
     deadline, last = time.monotonic() + timeout_s, "no answer yet"
     while time.monotonic() < deadline:
-        last = readiness(api, http_url, desired)
+        last = readiness(api, http_url, desired, transport=transport)
         if last is None:
             return
         progress(f"waiting for {last}")
         time.sleep(0.5)
     raise TimeoutError(f"not ready after {timeout_s:.0f} s: {last}")
-
-
-class DeployFailed(Exception):
-    """Serve could not deploy an application; the message carries Serve's reason."""

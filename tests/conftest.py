@@ -89,7 +89,9 @@ class Served:
         from runtime.serving import put, wait_ready
 
         settle = lambda through: wait_ready(self.api, self.http, through, 300)  # noqa: E731
-        wait_ready(self.api, self.http, put(self.api, self.settings, desired, self.desired(), settle), 300)
+        current = self.desired()
+        applied = put(self.api, self.settings, desired, current, settle, based_on=current.revision)
+        wait_ready(self.api, self.http, applied, 300)
 
     def replicas(self) -> dict[str, list[str]]:
         """Replica ids by application."""

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from controller.api.auth import Forbidden, Principal, authenticate, require
-from controller.api.errors import STATUS, status_of
+from controller.api.errors import STATUS, headers_of, http_status
 from controller.api.ratelimit import RateLimiter
 from controller.api.telemetry import RolloutCollector
 from controller.audit import verify
@@ -20,11 +20,12 @@ from controller.kuberay.cluster import ClusterChange
 from controller.rollouts.create import new_rollout
 from controller.rollouts.decide import check_command
 from controller.rollouts.spec import COMMANDS, LoadTest, RolloutSpec, Thresholds
-from controller.store.spec import Conflict, RolloutStore
+from controller.store.spec import RolloutStore
 from controller.targets.spec import Target, TargetRef
 from models.errors import ModelNotFound
 from models.manifest import Manifest
 from models.store import ModelStore, check_name
+from runtime.conflict import Conflict
 from runtime.desired import ScorerOptions
 
 UNLIMITED = ("/health", "/ready")
@@ -102,8 +103,8 @@ def create_app(services: Services) -> FastAPI:
         return await call_next(request)
 
     async def translate(request: Request, error: Exception):
-        status, headers = status_of(error)
-        return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
+        status = http_status(error)
+        return JSONResponse({"detail": str(error)}, status_code=status, headers=headers_of(status))
 
     for kind in STATUS:
         app.add_exception_handler(kind, translate)

@@ -6,6 +6,8 @@ from controller.rollouts.decide import CommandRefused
 from controller.store.spec import StoreError
 from controller.targets.spec import TargetError
 from models.errors import IntegrityError, InvalidInput, InvalidSpec, ModelNotFound
+from runtime.conflict import Conflict
+from runtime.serving import DeployFailed
 
 STATUS: dict[type[Exception], int] = {
     Unauthorized: 401,
@@ -15,18 +17,21 @@ STATUS: dict[type[Exception], int] = {
     RolloutRefused: 409,
     CommandRefused: 409,
     StoreError: 409,
+    Conflict: 409,
     IntegrityError: 409,
     InvalidInput: 422,
     InvalidSpec: 422,
     ValueError: 422,
     TargetError: 503,
+    DeployFailed: 503,
 }
 
 
-def status_of(error: Exception) -> tuple[int, dict[str, str]]:
-    """(HTTP status, headers) of an error; anything unexpected is a 500."""
-    for kind in type(error).__mro__:
-        if kind in STATUS:
-            status = STATUS[kind]
-            return status, {"WWW-Authenticate": "Bearer"} if status == 401 else {}
-    return 500, {}
+def http_status(error: Exception) -> int:
+    """The HTTP status of an error; anything unexpected is a 500."""
+    return next((STATUS[kind] for kind in type(error).__mro__ if kind in STATUS), 500)
+
+
+def headers_of(status: int) -> dict[str, str]:
+    """The headers an error answer with `status` carries: a 401 names the scheme (RFC 6750)."""
+    return {"WWW-Authenticate": "Bearer"} if status == 401 else {}

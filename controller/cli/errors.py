@@ -26,6 +26,7 @@ EXIT_CODES: tuple[tuple[str, str, int | None], ...] = (
     ("controller.client", "ControlApiError", FAILED),
     ("controller.client", "ControllerError", FAILED),
     ("controller.kuberay.errors", "KubeError", FAILED),
+    ("runtime.conflict", "Conflict", FAILED),
     ("controller.loadtest.gate", "GateError", FAILED),
     ("builtins", "TimeoutError", FAILED),
 )

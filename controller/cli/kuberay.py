@@ -9,7 +9,8 @@ from rich.console import Console
 
 from controller.cli.errors import reports_errors
 from controller.kuberay import manifests
-from controller.kuberay.errors import Conflict, Invalid, KubeError, NotFound
+from controller.kuberay.errors import Invalid, KubeError, NotFound
+from runtime.conflict import Conflict
 
 if TYPE_CHECKING:
     from controller.kuberay.api import KubeApi
@@ -69,7 +70,7 @@ def _apply(api: "KubeApi", obj: dict, dry_run: bool) -> str:
     return "unchanged" if same else "updated"
 
 
-def _failure(error: KubeError, obj: dict) -> str:
+def _failure(error: KubeError | Conflict, obj: dict) -> str:
     """Why `obj` was not applied, and what to do."""
     if isinstance(error, NotFound):
         provider = PROVIDERS.get(obj["kind"], f"the API group {obj['apiVersion']}")

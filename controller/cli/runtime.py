@@ -15,11 +15,10 @@ from rich.table import Table
 from controller.cli import companion
 from controller.cli.errors import reports_errors
 from controller.cli.options import err, out
-from models.errors import ModelError
 from models.store import ModelStore, check_name
 from runtime.cluster import ClusterError
 from runtime.desired import DesiredState
-from runtime.record import RuntimeRecord, read_running, read_served, write_runtime
+from runtime.record import RuntimeRecord, read_running, served_revision, write_runtime
 from runtime.settings import RuntimeSettings
 
 READY_TIMEOUT_S = 300.0
@@ -71,7 +70,7 @@ def up(
 ):
     """Start Ray and Serve locally and serve the recorded state (the first time: every model's newest)."""
     from runtime import cluster
-    from runtime.restore import check_loadable, startup_state
+    from runtime.restore import restored
     from runtime.serving import put, wait_ready
 
     bounds = RuntimeSettings.parse_replicas(replicas) if replicas is not None else None
@@ -79,11 +78,7 @@ def up(
                          metrics=metrics_port, ingress=ingress, num_cpus=num_cpus,
                          replicas=bounds)  # fmt: skip
     model_store = ModelStore(settings.store)
-    served = None if reset else read_served(settings)
-    desired, notes = startup_state(served.desired if served else None, model_store, settings)
-    if not desired.versions:
-        raise ModelError(f"no models in {settings.store}; train one first with 'raynomaly models train'")
-    check_loadable(desired, model_store)
+    desired, notes, based_on = restored(settings, model_store, reset)  # refused before Ray starts
     with err.status("starting Ray") as status:
         cluster.start(settings)
         record = RuntimeRecord(dashboard_url=settings.dashboard_url, http_url=settings.http_url,
@@ -91,7 +86,9 @@ def up(
                                ingress=settings.ingress)  # fmt: skip
         write_runtime(settings, record)
         status.update("deploying")
-        desired = put(_api(settings, record), settings, desired)
+        if served_revision(settings) != based_on:  # recorded while Ray started (a controller outlived it)
+            desired, notes, based_on = restored(settings, model_store, reset)
+        desired = put(_api(settings, record), settings, desired, based_on=based_on)
         wait_ready(
             _api(settings, record), settings.http_url, desired, READY_TIMEOUT_S, progress=status.update
         )
@@ -221,7 +218,7 @@ def traffic_set(
     ] = None,
 ):
     """Deploy any version not yet running and apply the weights, in place."""
-    from runtime.serving import put, stages, wait_ready, with_traffic
+    from runtime.serving import put_staged, wait_ready
     from runtime.traffic import ModelTraffic, parse_assignments
 
     settings = _settings()
@@ -241,9 +238,7 @@ def traffic_set(
         def settle(desired: DesiredState) -> None:
             wait_ready(api, record.http_url, desired, READY_TIMEOUT_S, progress=progress.update)
 
-        for table in stages(current.traffic.models.get(model), traffic):
-            current = put(api, settings, with_traffic(current, model, table), current, settle)
-            settle(current)
+        settle(put_staged(api, settings, current, model, traffic, settle=settle))
     out.print(f"{model}: " + ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.weights.items())))
 
 

@@ -1,8 +1,8 @@
 """The one seam to the Kubernetes API, through the official `kubernetes` client.
 
 Objects go in and come out as plain dicts; every client error is translated here, once, into a
-`KubeError` (controller/kuberay/errors.py) that says what happened and what to do. Kinds are
-looked up in one explicit table.
+`KubeError` (controller/kuberay/errors.py), or a `Conflict` (runtime/conflict.py) for a 409, that
+says what happened and what to do. Kinds are looked up in one explicit table.
 """
 
 import json
@@ -13,7 +13,8 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from controller.kuberay.errors import Conflict, Invalid, KubeError, NotFound
+from controller.kuberay.errors import Invalid, KubeError, NotFound
+from runtime.conflict import Conflict
 
 JSON_PATCH = "application/json-patch+json"
 
@@ -47,7 +48,7 @@ def resource(kind: str) -> Resource:
     return KINDS[kind]
 
 
-def _translate(error: ApiException, what: str) -> KubeError:
+def _translate(error: ApiException, what: str) -> KubeError | Conflict:
     try:
         status = json.loads(error.body or "{}")
     except ValueError:

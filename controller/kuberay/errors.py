@@ -1,4 +1,8 @@
-"""What can go wrong talking to Kubernetes, in the project's terms (no client import needed)."""
+"""What can go wrong talking to Kubernetes, in the project's terms (no client import needed).
+
+A 409 (the object changed since it was read, or already exists) is `runtime.conflict.Conflict`,
+the one error of every guarded write: read the object again and retry.
+"""
 
 
 class KubeError(Exception):
@@ -7,10 +11,6 @@ class KubeError(Exception):
 
 class NotFound(KubeError):
     """The object (or its kind: a CRD not installed) does not exist."""
-
-
-class Conflict(KubeError):
-    """The object changed since it was read (resourceVersion), or already exists: read it again."""
 
 
 class Invalid(KubeError):

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from controller.kuberay.errors import pointer
 from runtime.desired import DesiredState
 from runtime.serveconfig import render, validate
+from runtime.serving import applications_awaited
 
 ANNOTATION = "raynomaly.io/desired-state"
 _ANNOTATION_PATH = pointer("metadata", "annotations", ANNOTATION)
@@ -68,33 +69,26 @@ def upgrade(rayservice: dict) -> str | None:
     return None
 
 
-def readiness(rayservice: dict, desired: DesiredState) -> tuple[str | None, dict[str, str]]:
-    """(what is still awaited or None, {application: why it failed}) for `desired` (pure).
+def readiness(rayservice: dict, desired: DesiredState) -> str | None:
+    """None when the RayService serves `desired`, else what is still awaited (pure), like the
+    local runtime's `serving.readiness`. DeployFailed with Serve's reason for an application it
+    failed to deploy, so that the rollout fails instead of waiting forever.
 
     Ready means KubeRay has reconciled the latest generation, no cluster is being upgraded, and the
-    active cluster runs every desired application; applications Serve failed to deploy are returned
-    so the caller can fail the rollout instead of waiting forever.
+    active cluster runs every desired application.
     """
     metadata, status = rayservice.get("metadata", {}), rayservice.get("status") or {}
     generation, observed = metadata.get("generation", 0), status.get("observedGeneration", 0)
     if observed < generation:
-        return f"KubeRay to reconcile generation {generation} (observed {observed})", {}
+        return f"KubeRay to reconcile generation {generation} (observed {observed})"
     busy = upgrade(rayservice)
     if busy is not None:
-        return busy, {}
+        return busy
     applications = (status.get("activeServiceStatus") or {}).get("applicationStatuses") or {}
-    expected = desired.applications
-    failed = {
-        name: applications[name].get("message") or "no message"
-        for name in expected
-        if applications.get(name, {}).get("status") == "DEPLOY_FAILED"
-    }
-    pending = [n for n in expected if applications.get(n, {}).get("status") != "RUNNING"]
-    if pending:
-        return ", ".join(
-            f"{n} ({applications.get(n, {}).get('status', 'NOT_STARTED')})" for n in pending
-        ), failed
+    waiting = applications_awaited(applications, desired.applications)
+    if waiting is not None:
+        return waiting
     ready = _conditions(status).get("Ready")
     if ready is not None and ready.get("status") != "True":
-        return f"the RayService to be Ready ({ready.get('reason', '')}: {ready.get('message', '')})", failed
-    return None, failed
+        return f"the RayService to be Ready ({ready.get('reason', '')}: {ready.get('message', '')})"
+    return None

@@ -1,6 +1,6 @@
 """Where rollout records, their events and the audit log persist. One module per backend."""
 
-from controller.store.spec import Conflict, RolloutStore, StoreError
+from controller.store.spec import RolloutStore, StoreError
 from controller.store.sqlite import SqliteStore
 
 BACKENDS = {"sqlite": SqliteStore}
@@ -16,4 +16,4 @@ def open_store(uri: str) -> RolloutStore:
     return BACKENDS[scheme](rest)
 
 
-__all__ = ["BACKENDS", "Conflict", "RolloutStore", "StoreError", "open_store"]
+__all__ = ["BACKENDS", "RolloutStore", "StoreError", "open_store"]

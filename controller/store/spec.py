@@ -10,11 +10,8 @@ from controller.rollouts.spec import Rollout
 
 
 class StoreError(Exception):
-    """The store refused a write; the message says why and what to do."""
-
-
-class Conflict(StoreError):
-    """The record changed since it was read (another writer won); read it again and retry."""
+    """The store refused a write; the message says why and what to do. A record changed since it
+    was read is `runtime.conflict.Conflict` instead, as on every guarded write: read it, retry."""
 
 
 class RolloutStore(Protocol):

@@ -16,7 +16,8 @@ from pathlib import Path
 from controller.analysis.verdict import VERDICT, Verdict
 from controller.audit import GENESIS, AuditEntry, entry_hash
 from controller.rollouts.spec import Rollout
-from controller.store.spec import Conflict, StoreError
+from controller.store.spec import StoreError
+from runtime.conflict import Conflict
 
 STORED = {"stored": True}
 """Validation context of a record read back: fields retired since it was written are dropped."""

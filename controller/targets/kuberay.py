@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 
 from controller.kuberay import status
 from controller.kuberay.cluster import ClusterChange, cluster_of, upgrade_operations
-from controller.kuberay.errors import Conflict, KubeError
+from controller.kuberay.errors import KubeError
 from controller.settings import ControllerSettings
-from controller.targets.spec import DeployFailed, Served, TargetError, TargetRef, Waiting
+from controller.targets.spec import Served, TargetError, TargetRef, Waiting
 from runtime import serving
+from runtime.conflict import Conflict
 from runtime.desired import DesiredState, ScorerOptions
+from runtime.serving import DeployFailed
 from runtime.traffic import ModelTraffic
 
 if TYPE_CHECKING:
@@ -118,7 +120,7 @@ class KubeRayTarget:
         deadline, waiting = time.monotonic() + self._settle_timeout_s, "no status yet"
         while time.monotonic() < deadline:
             rayservice = self._read()[0]
-            waiting = self._check(rayservice, desired)
+            waiting = status.readiness(rayservice, desired)
             if waiting is None:
                 return
             if status.upgrade(rayservice) is not None:
@@ -126,18 +128,8 @@ class KubeRayTarget:
             self._sleep(0.5)
         raise TargetError(f"the RayService did not settle in {self._settle_timeout_s:.0f} s: {waiting}")
 
-    @staticmethod
-    def _check(rayservice: dict, desired: DesiredState) -> str | None:
-        waiting, failed = status.readiness(rayservice, desired)
-        if failed:
-            raise DeployFailed(
-                "; ".join(f"{app} failed to deploy: {why[-1500:]}" for app, why in failed.items())
-            )
-        return waiting
-
     def readiness(self, model: str) -> str | None:
-        rayservice, desired = self._read()
-        return self._check(rayservice, desired)
+        return status.readiness(*self._read())
 
 
 def build(ref: TargetRef, settings: ControllerSettings) -> KubeRayTarget:

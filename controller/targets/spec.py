@@ -1,5 +1,9 @@
 """The target interface: read what a model serves, apply a new table, say when it is ready; and
-`TargetRef`, the name of a target a rollout is carried out on."""
+`TargetRef`, the name of a target a rollout is carried out on.
+
+A version that cannot be deployed is `runtime.serving.DeployFailed` on every target (the rollout
+fails); a record changed by another writer is `runtime.conflict.Conflict` (read again, retry).
+"""
 
 import re
 from dataclasses import dataclass, field
@@ -16,10 +20,6 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 class TargetError(Exception):
     """The target refused or could not be reached; the message says which and why."""
-
-
-class DeployFailed(TargetError):
-    """A version could not be deployed (Serve's reason in the message): the rollout fails."""
 
 
 class Waiting(TargetError):

@@ -15,8 +15,8 @@ import yaml
 
 from controller.kuberay import manifests
 from controller.kuberay.api import KubeApi
-from controller.kuberay.errors import Conflict
 from controller.kuberay.status import ANNOTATION, desired_of, operations
+from runtime.conflict import Conflict
 from runtime.desired import DeployedVersion, ScorerOptions
 from runtime.traffic import ModelTraffic, TrafficTable
 from tests.kube.apiserver import FakeKubeApiServer

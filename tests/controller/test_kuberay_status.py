@@ -8,6 +8,7 @@ import yaml
 from controller.kuberay.status import ANNOTATION, NotManaged, desired_of, operations, readiness, upgrade
 from runtime.desired import DeployedVersion, DesiredState, ScorerOptions
 from runtime.serveconfig import render
+from runtime.serving import DeployFailed
 from runtime.traffic import ModelTraffic, TrafficTable
 
 DEDICATED = ScorerOptions(placement="dedicated")
@@ -60,19 +61,18 @@ def rayservice(generation=3, observed=3, apps=None, conditions=None, pending=Non
     ],
 )  # fmt: skip
 def test_readiness(obj, waiting):
-    awaited, failed = readiness(obj, DESIRED)
-    assert failed == {}
+    awaited = readiness(obj, DESIRED)
     assert awaited == waiting if waiting is None else waiting in awaited
 
 
-def test_an_application_serve_failed_to_deploy_is_reported_as_failed_not_awaited_forever():
+def test_an_application_serve_failed_to_deploy_fails_rather_than_being_awaited_forever():
     apps = {
         "gateway": RUNNING,
         "fraud--v1": RUNNING,
         "fraud--v2": {"status": "DEPLOY_FAILED", "message": "boom"},
     }
-    awaited, failed = readiness(rayservice(apps=apps), DESIRED)
-    assert failed == {"fraud--v2": "boom"} and "fraud--v2" in awaited
+    with pytest.raises(DeployFailed, match="^fraud--v2 failed to deploy: boom$"):
+        readiness(rayservice(apps=apps), DESIRED)
 
 
 def test_upgrade_is_none_when_conditions_are_false():

@@ -8,9 +8,10 @@ from controller.kuberay.api import KubeApi
 from controller.kuberay.cluster import ClusterChange, IncrementalUpgrade
 from controller.kuberay.status import ANNOTATION, desired_of
 from controller.targets.kuberay import PATCH_ATTEMPTS, KubeRayTarget
-from controller.targets.spec import DeployFailed, TargetError, Waiting
+from controller.targets.spec import TargetError, Waiting
 from runtime.desired import DeployedVersion, DesiredState, ScorerOptions
 from runtime.serveconfig import render
+from runtime.serving import DeployFailed
 from runtime.traffic import ModelTraffic, TrafficTable
 from tests.kube.apiserver import FakeKubeApiServer
 from tests.kube.schema import load_crds, requires_crds

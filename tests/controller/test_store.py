@@ -9,7 +9,8 @@ from controller.analysis.verdict import Look, Measurement, Outcome, Verdict
 from controller.audit import verify
 from controller.rollouts.spec import Phase
 from controller.store import open_store
-from controller.store.spec import Conflict, StoreError
+from controller.store.spec import StoreError
+from runtime.conflict import Conflict
 from tests.controller.factories import rollout
 
 

@@ -5,11 +5,12 @@ and the served record's revisions."""
 import numpy as np
 import pytest
 
+from models.errors import ModelError
 from models.store import ModelStore
 from models.training import TrainRequest, train
 from runtime.desired import GatewayOptions
 from runtime.record import read_served, record_served
-from runtime.restore import RestoreRefused, check_loadable, default_replicas, startup_state
+from runtime.restore import RestoreRefused, check_loadable, default_replicas, restored, startup_state
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic, TrafficTable
 from tests.tables import write_features
@@ -43,7 +44,7 @@ def test_a_restart_serves_the_recorded_table_not_the_newest_version(tmp_path, st
     served = served.model_copy(
         update={"versions": [v.model_copy(update={"version": 1}) for v in served.versions]}
     )
-    recorded = record_served(settings(tmp_path), served)
+    recorded = record_served(settings(tmp_path), served, based_on=0)
     write_features(tmp_path / "u.csv", np.random.default_rng(1).normal(size=(100, 2)))
     train(
         TrainRequest("fraud", "hbos", str(tmp_path / "u.csv")), store
@@ -58,7 +59,9 @@ def test_a_model_never_served_joins_at_its_newest_version_and_says_so(tmp_path, 
     only_fraud = only_fraud.model_copy(update={
         "versions": [v for v in only_fraud.versions if v.model == "fraud"],
         "traffic": TrafficTable(models={"fraud": only_fraud.traffic.models["fraud"]})})  # fmt: skip
-    state, notes = startup_state(record_served(settings(tmp_path), only_fraud), store, settings(tmp_path))
+    state, notes = startup_state(
+        record_served(settings(tmp_path), only_fraud, based_on=0), store, settings(tmp_path)
+    )
     assert state.traffic.models["churn"].weights == {1: 100}
     assert notes[1] == "churn: never served; serving its newest version, 1"
 
@@ -67,7 +70,7 @@ def test_the_recorded_gateway_stays_unless_replicas_are_named(tmp_path, store):
     first, _ = startup_state(None, store, settings(tmp_path, replicas=(1, 3)))
     assert first.gateway.autoscaling.max_replicas == 3
     recorded = record_served(
-        settings(tmp_path), first.model_copy(update={"gateway": GatewayOptions(num_replicas=1)})
+        settings(tmp_path), first.model_copy(update={"gateway": GatewayOptions(num_replicas=1)}), based_on=0
     )
     assert startup_state(recorded, store, settings(tmp_path))[0].gateway.num_replicas == 1
     assert startup_state(recorded, store, settings(tmp_path, replicas=(2, 2)))[0].gateway.num_replicas == 2
@@ -92,6 +95,24 @@ def test_a_recorded_version_that_no_longer_loads_is_refused_by_name(tmp_path, st
 def test_every_record_is_the_next_revision_and_survives(tmp_path, store):
     state, _ = startup_state(None, store, settings(tmp_path))
     assert read_served(settings(tmp_path)) is None
-    assert [record_served(settings(tmp_path), state).revision for _ in range(3)] == [1, 2, 3]
+    assert [record_served(settings(tmp_path), state, based_on=r).revision for r in range(3)] == [1, 2, 3]
     assert read_served(settings(tmp_path)).desired.revision == 3
     assert not list((tmp_path / "state").glob(".*tmp*"))  # nothing half-written left behind
+
+
+def test_up_restores_the_record_and_bases_its_write_on_the_revision_it_read(tmp_path, store):
+    first, _ = startup_state(None, store, settings(tmp_path))
+    only_fraud = first.model_copy(update={
+        "versions": [v for v in first.versions if v.model == "fraud"],
+        "traffic": TrafficTable(models={"fraud": first.traffic.models["fraud"]})})  # fmt: skip
+    record_served(settings(tmp_path), first, based_on=0)
+    record_served(settings(tmp_path), only_fraud, based_on=1)
+    desired, notes, based_on = restored(settings(tmp_path), store, reset=False)
+    assert based_on == 2 and notes[0] == "restored the served state of revision 2"
+    desired, notes, based_on = restored(settings(tmp_path), store, reset=True)
+    assert based_on == 2 and notes[0] == "churn: serving its newest version, 1"  # replaces revision 2
+
+
+def test_up_refuses_an_empty_store_before_starting_anything(tmp_path):
+    with pytest.raises(ModelError, match="no models in .*raynomaly models train"):
+        restored(settings(tmp_path), ModelStore(str(tmp_path / "empty")), reset=False)

@@ -1,4 +1,4 @@
-"""Pure serving decisions: traffic changes, stages, draining and placement."""
+"""Pure serving decisions: traffic changes, stages, draining, placement, and what is awaited."""
 
 import numpy as np
 import pytest
@@ -86,3 +86,37 @@ def test_heavy_neighbour_models_that_name_no_placement_are_placed_dedicated(tmp_
     assert [v.inline for v in placed(state, {("fraud", 1): knn, ("fraud", 2): big}).versions] == [True, True]
     heavy = placed(state, {("fraud", 1): big, ("fraud", 2): big})
     assert [v.options.placement for v in heavy.versions] == ["dedicated", "inline"]  # explicit choices stand
+
+
+RUNNING, DEPLOYING = {"status": "RUNNING"}, {"status": "DEPLOYING"}
+
+
+@pytest.mark.parametrize(
+    ("applications", "expected"),
+    [
+        pytest.param({"gateway": RUNNING, "fraud--v2": RUNNING}, None, id="all-running"),
+        pytest.param({"gateway": RUNNING}, "fraud--v2 (NOT_STARTED)", id="not-started-yet"),
+        pytest.param({"gateway": DEPLOYING, "fraud--v2": DEPLOYING},
+                     "fraud--v2 (DEPLOYING), gateway (DEPLOYING)", id="every-pending-one-named-in-order"),
+        pytest.param({"gateway": RUNNING, "fraud--v2": RUNNING, "fraud--v1": DEPLOYING}, None,
+                     id="applications-not-desired-are-not-awaited"),
+    ],
+)  # fmt: skip
+def test_applications_awaited(applications, expected):
+    from runtime.serving import applications_awaited
+
+    assert applications_awaited(applications, ["gateway", "fraud--v2"]) == expected
+
+
+def test_an_application_serve_failed_to_deploy_fails_with_its_reason_instead_of_being_awaited():
+    from runtime.serving import DeployFailed, applications_awaited
+
+    applications = {
+        "gateway": {"status": "DEPLOY_FAILED", "message": "ImportError: runtime"},
+        "fraud--v2": {"status": "DEPLOY_FAILED"},
+    }
+    with pytest.raises(DeployFailed) as failed:
+        applications_awaited(applications, ["gateway", "fraud--v2"])
+    assert str(failed.value) == (
+        "fraud--v2 failed to deploy: no message; gateway failed to deploy: ImportError: runtime"
+    )
