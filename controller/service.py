@@ -22,7 +22,7 @@ from controller.settings import ControllerSettings
 from controller.sources import source_for
 from controller.sources.spec import MetricSource
 from controller.store import open_store
-from controller.targets import Targets
+from controller.targets.registry import Targets
 from models.store import ModelStore
 from runtime.record import RuntimeRecord, read_running
 
