@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from controller.analysis.loadtest import LoadTest, parse_duration
 from controller.loadtest.gate import GateError, LocustGate, LocustStats
-from controller.rollouts.spec import LoadTest, parse_duration
 from controller.settings import ControllerSettings
 from models.cli import JsonOption
 from models.cli import reports_errors as models_reports_errors
