@@ -37,6 +37,7 @@ from controller.analysis.judges import Arms
 from controller.analysis.regressions import names, rejects
 from controller.analysis.window import VersionWindow
 from controller.rollouts.spec import RolloutSpec
+from controller.rollouts.strategies import strategy_for
 from runtime.series import LATENCY_MS, PERCENTILE_EDGES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +45,8 @@ SAMPLES = ROOT / "benchmarks/results/latency_samples.json"
 RESULTS = ROOT / "benchmarks/results/judgement.json"
 BOUNDS = np.array([*LATENCY_MS, math.inf])
 INTERVAL_S, LOOK_S = 15.0, 5.0
-SPEC = RolloutSpec(model="demo", candidate=2, steps=[10, 50, 100], interval_s=INTERVAL_S)
-ALPHA = alpha_share(SPEC, baseline=True, paired=False)
+SPEC = RolloutSpec(model="demo", candidate=2, canary={"steps": [10, 50, 100]}, interval_s=INTERVAL_S)
+ALPHA = alpha_share(SPEC.alpha, strategy_for(SPEC.strategy).judged_steps(SPEC), baseline=True, paired=False)
 RATES = (10.0, 30.0, 100.0)
 SHARES = (0.1, 0.5)
 ANOMALY_PERCENTILE = 0.95

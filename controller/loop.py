@@ -35,8 +35,6 @@ NO_GATE = Measurement(
     Outcome.ERROR,
     message="this controller has no gateway URL to load-test; start it with --gateway-url",
 )
-PAIRED = frozenset({"blue-green", "shadow"})
-"""Strategies whose candidate (or old version) sees mirrored copies of the same requests."""
 LOOK_S = 5.0
 """How often the judges look at a step's evidence inside a window: they are valid at every look, so
 a regression is rolled back as soon as it shows rather than when the window closes."""
@@ -193,7 +191,17 @@ class Controller:
         previous = {
             k: min(looked.get(k, 1.0), rollout.p_values.get(k, 1.0)) for k in {*looked, *rollout.p_values}
         }
-        verdict = assess(spec, arms(windows), arms(gathered), spec.strategy in PAIRED, previous, closing)
+        strategy = strategy_for(spec.strategy)
+        verdict = assess(
+            spec.thresholds,
+            spec.alpha,
+            strategy.judged_steps(spec),
+            arms(windows),
+            arms(gathered),
+            strategy.pairs,
+            previous,
+            closing,
+        )
         p_values = {m.name: m.p_value for m in verdict.measurements if m.p_value is not None}
         self._p_values[step] = {k: min(v, previous.get(k, 1.0)) for k, v in p_values.items()}
         seconds = rollout.evidence_s + max(self._clock() - (rollout.window_started or self._clock()), 0.0)

@@ -44,6 +44,8 @@ def offenders(prefix: str, forbidden: tuple[str, ...]) -> list[str]:
             "models/", ("runtime", "controller"), id="models-imports-neither-runtime-nor-controller"
         ),
         pytest.param("runtime/", ("controller",), id="runtime-imports-nothing-from-controller"),
+        pytest.param("controller/analysis/", ("controller.rollouts",), id="analysis-knows-no-rollout"),
+        pytest.param("controller/targets/", ("controller.rollouts",), id="targets-know-no-rollout"),
     ],
 )
 def test_lower_layers_do_not_import_higher_ones(prefix, forbidden):

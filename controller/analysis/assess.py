@@ -11,10 +11,9 @@ limits the candidate must never pass (`max_p99_ms`, `max_error_rate`), applied o
 from controller.analysis.judges import Arms
 from controller.analysis.regressions import count, judged
 from controller.analysis.stats import quantile
+from controller.analysis.thresholds import Thresholds
 from controller.analysis.verdict import Measurement, Outcome, Verdict
 from controller.analysis.window import VersionWindow
-from controller.rollouts.spec import RolloutSpec, Thresholds
-from controller.rollouts.strategies import strategy_for
 
 S, F, INC = Outcome.SUCCESSFUL, Outcome.FAILED, Outcome.INCONCLUSIVE
 
@@ -24,26 +23,29 @@ def unreachable(message: str) -> Verdict:
     return Verdict.of([Measurement("metrics", Outcome.ERROR, message=message, kind="metrics")])
 
 
-def alpha_share(spec: RolloutSpec, baseline: bool, paired: bool) -> float:
-    """Each judge's share of the rollout's alpha at each analysed step (pure): alpha split evenly
-    (Bonferroni) across the strategy's analysed steps and the judges that run."""
-    steps = max(strategy_for(spec.strategy).judged_steps(spec), 1)
-    return spec.alpha / (steps * count(baseline, paired))
+def alpha_share(alpha: float, judged_steps: int, baseline: bool, paired: bool) -> float:
+    """Each judge's share of the rollout's `alpha` at each analysed step (pure): alpha split evenly
+    (Bonferroni) across the rollout's `judged_steps` and the judges that run."""
+    return alpha / (max(judged_steps, 1) * count(baseline, paired))
 
 
 def assess(
-    spec: RolloutSpec,
+    thresholds: Thresholds,
+    alpha: float,
+    judged_steps: int,
     window: Arms,
     evidence: Arms,
     paired: bool = False,
     previous: dict[str, float] | None = None,
     closing: bool = True,
 ) -> Verdict:
-    """Every measurement of the look and their combined outcome (pure). `previous` holds the
-    judges' p-values at the step's earlier looks; the ceilings apply when the window is `closing`."""
-    alpha = alpha_share(spec, evidence.baseline is not None, paired)
-    measurements = ceilings(spec.thresholds, window.candidate) if closing else []
-    measurements += judged(spec.thresholds, evidence, alpha, paired, previous or {})
+    """Every measurement of the look and their combined outcome (pure). `alpha` is the rollout's,
+    shared by its `judged_steps`; `paired` says one arm sees mirrored copies of the other's requests.
+    `previous` holds the judges' p-values at the step's earlier looks; the ceilings apply when the
+    window is `closing`."""
+    share = alpha_share(alpha, judged_steps, evidence.baseline is not None, paired)
+    measurements = ceilings(thresholds, window.candidate) if closing else []
+    measurements += judged(thresholds, evidence, share, paired, previous or {})
     return Verdict.of(measurements)
 
 

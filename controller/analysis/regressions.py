@@ -19,9 +19,9 @@ import numpy as np
 from controller.analysis.judges import Arms, Question, judge
 from controller.analysis.sequential import quantile_interval, share_interval
 from controller.analysis.stats import ks, quantile
+from controller.analysis.thresholds import Thresholds
 from controller.analysis.verdict import Measurement
 from controller.analysis.window import VersionWindow
-from controller.rollouts.spec import Thresholds
 from runtime.series import PERCENTILE_EDGES
 
 EDGES = np.asarray(PERCENTILE_EDGES[:-1])

@@ -9,24 +9,23 @@ from dataclasses import dataclass
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from controller.api.auth import Forbidden, Principal, authenticate, require
 from controller.api.errors import STATUS, headers_of, http_status
 from controller.api.ratelimit import RateLimiter
 from controller.api.telemetry import RolloutCollector
 from controller.audit import verify
-from controller.kuberay.cluster import ClusterChange
 from controller.rollouts.create import new_rollout
 from controller.rollouts.decide import check_command
-from controller.rollouts.spec import COMMANDS, LoadTest, RolloutSpec, Thresholds
+from controller.rollouts.flat import nest
+from controller.rollouts.spec import COMMANDS, RolloutSpec
 from controller.store.spec import RolloutStore
 from controller.targets.spec import Target, TargetRef
 from models.errors import ModelNotFound
 from models.manifest import Manifest
 from models.store import ModelStore, check_name
 from runtime.conflict import Conflict
-from runtime.desired import ScorerOptions
 
 UNLIMITED = ("/health", "/ready")
 
@@ -42,29 +41,39 @@ class Services:
     clock: Callable[[], float] = time.time
 
 
-class DeployRequest(BaseModel):
-    """`POST /api/v1/models/{model}/deploy`: the version and how to roll it out."""
+class _Deploy(BaseModel):
+    """The part of a deploy request that is not the rollout spec's: the version."""
 
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1)
-    strategy: str = "canary"
-    steps: list[int] | None = None
-    interval_s: float | None = None
-    thresholds: Thresholds | None = None
-    failure_limit: int | None = None
-    inconclusive_limit: int | None = None
-    error_limit: int | None = None
-    shadow_percent: float | None = None
-    warm_s: float | None = None
-    loadtest: LoadTest | None = None
-    options: ScorerOptions | None = None
-    target: TargetRef | None = None
-    cluster: ClusterChange | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier(cls, data: object) -> object:
+        """Bodies written for earlier releases: a null meant the default, options were flat."""
+        if isinstance(data, dict):
+            data = {key: value for key, value in data.items() if value is not None}
+        return nest(data)
 
     def spec(self, model: str) -> RolloutSpec:
-        given = self.model_dump(exclude_none=True, exclude={"version"})
+        given = self.model_dump(exclude_unset=True, exclude={"version"})
         return RolloutSpec(model=model, candidate=self.version, **given)
+
+
+DeployRequest = create_model(
+    "DeployRequest",
+    __base__=_Deploy,
+    __doc__="""`POST /api/v1/models/{model}/deploy`: the version and how to roll it out, as every field
+    of the rollout spec but the model (the path names it), so a new spec field needs no change here.
+    The flat shape of earlier releases (`"strategy": "canary", "steps": [...]`) is read as the spec
+    reads it.""",
+    **{
+        name: (field.annotation, field)
+        for name, field in RolloutSpec.model_fields.items()
+        if name not in ("model", "candidate")
+    },
+)
 
 
 def create_app(services: Services) -> FastAPI:

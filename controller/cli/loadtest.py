@@ -12,9 +12,9 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from controller.analysis.loadtest import LoadTest, parse_duration
 from controller.cli.errors import reports_errors
 from controller.cli.options import JsonOption, out
-from controller.rollouts.spec import LoadTest, parse_duration
 from controller.settings import ControllerSettings
 from models.store import ModelStore
 from runtime.record import read_running

@@ -10,6 +10,7 @@ from rich.table import Table
 from controller.analysis.judges import waiting_for
 from controller.analysis.verdict import Look, Measurement, Outcome, Verdict, looks
 from controller.rollouts.spec import TERMINAL
+from controller.rollouts.strategies import strategy_for
 
 TREND = "▁▂▃▄▅▆▇█"
 COLOURS = {"Successful": "green", "Failed": "red", "Inconclusive": "yellow", "Error": "red"}
@@ -22,9 +23,9 @@ def view(rollout: dict, events: list[dict]) -> Group:
     shadows = ", ".join(f"v{v} {p:g}%" for v, p in sorted(traffic.get("shadows", {}).items()))
     head = Table.grid(padding=(0, 2))
     head.add_row("rollout", f"{rollout['id']}  {spec['model']} v{rollout['stable']} -> v{spec['candidate']}")
-    head.add_row(
-        "phase", f"{rollout['phase']}  step {rollout['step'] + 1}/{len(spec['steps'])} ({spec['strategy']})"
-    )
+    steps = (spec.get(strategy_for(spec["strategy"]).field) or {}).get("steps")
+    of = f"/{len(steps)}" if steps else ""
+    head.add_row("phase", f"{rollout['phase']}  step {rollout['step'] + 1}{of} ({spec['strategy']})")
     head.add_row("traffic", weights + (f"  mirrored: {shadows}" if shadows else ""))
     head.add_row("target", target_name(spec.get("target") or {}))
     head.add_row("reason", rollout["reason"])

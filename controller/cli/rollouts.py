@@ -13,14 +13,16 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from controller.analysis.loadtest import LoadTest, parse_duration
 from controller.api.auth import ensure_secret, mint
 from controller.cli.errors import reports_errors
 from controller.cli.options import JsonOption, out
 from controller.cli.rollout_view import view
 from controller.client import ControlClient
-from controller.kuberay.cluster import ClusterChange, IncrementalUpgrade
-from controller.rollouts.spec import COMMANDS, TERMINAL, LoadTest, Phase, parse_duration
+from controller.rollouts.spec import COMMANDS, TERMINAL, Phase
+from controller.rollouts.strategies import STRATEGIES, strategy_for
 from controller.settings import ControllerSettings
+from controller.targets.cluster import IncrementalUpgrade
 from controller.targets.spec import TargetRef
 
 IdArgument = Annotated[str, typer.Argument(help="Rollout id (from deploy or rollout history).")]
@@ -34,8 +36,8 @@ def _client() -> ControlClient:
 def deploy(
     model: Annotated[str, typer.Argument(help="Model name.")],
     version: Annotated[int, typer.Argument(help="Version to roll out.")],
-    strategy: Annotated[str, typer.Option(help="canary, blue-green, shadow or rolling.")] = "canary",
-    steps: Annotated[str | None, typer.Option(help="Percent steps, e.g. 10,50,100.")] = None,
+    strategy: Annotated[str, typer.Option(help=f"{', '.join(STRATEGIES)}.")] = "canary",
+    steps: Annotated[str | None, typer.Option(help="Canary, shadow: percent steps, e.g. 10,50,100.")] = None,
     interval: Annotated[str | None, typer.Option(help="Analysis window, e.g. 30s or 2m.")] = None,
     alpha: Annotated[
         float | None, typer.Option(help="Chance a healthy candidate is rolled back at all (default 0.01).")
@@ -69,6 +71,9 @@ def deploy(
         bool, typer.Option(help="Hold each step until every judge could see twice its floor.")
     ] = False,
     warm: Annotated[str | None, typer.Option(help="Blue-green: keep the old version warm this long.")] = None,
+    shadow_percent: Annotated[
+        float | None, typer.Option(help="Blue-green: percent of live traffic mirrored (default 100).")
+    ] = None,
     loadtest: Annotated[str | None, typer.Option(help="users=U,duration=D[,p99=MS,errors=RATE]")] = None,
     options: Annotated[str | None, typer.Option(help="Candidate scorer options as JSON.")] = None,
     image: Annotated[str | None, typer.Option(help="Upgrade: the cluster's new image (kuberay).")] = None,
@@ -86,12 +91,18 @@ def deploy(
         "max_error_rate": max_error_rate, "max_error_rate_delta": max_error_rate_delta, "max_ks": max_ks,
         "min_requests": min_requests, "latency_tolerance_ms": latency_tolerance_ms,
     }  # fmt: skip
+    increments = IncrementalUpgrade.parse(incremental).model_dump() if incremental else None
+    chosen = {
+        "--steps": ("steps", [int(s) for s in steps.split(",")] if steps else None),
+        "--warm": ("warm_s", parse_duration(warm) if warm else None),
+        "--shadow-percent": ("shadow_percent", shadow_percent),
+        "--image": ("image", image),
+        "--incremental": ("incremental", increments),
+    }
     body = {
         "version": version,
-        "strategy": strategy,
-        "steps": [int(s) for s in steps.split(",")] if steps else None,
+        strategy_for(strategy).field: _options(strategy, chosen),
         "interval_s": parse_duration(interval) if interval else None,
-        "warm_s": parse_duration(warm) if warm else None,
         "alpha": alpha,
         "failure_limit": failure_limit,
         "error_limit": error_limit,
@@ -100,7 +111,6 @@ def deploy(
         "thresholds": {k: v for k, v in thresholds.items() if v is not None} or None,
         "loadtest": LoadTest.parse(loadtest).model_dump() if loadtest else None,
         "options": json.loads(options) if options else None,
-        "cluster": _cluster(image, incremental),
         "target": TargetRef(kind=target, namespace=namespace, rayservice=rayservice).model_dump(
             exclude_none=True
         ),
@@ -114,13 +124,14 @@ def deploy(
         out.print(rollout["id"])
 
 
-def _cluster(image: str | None, incremental: str | None) -> dict | None:
-    if image is None:
-        if incremental is not None:
-            raise ValueError("--incremental goes with --image (an upgrade)")
-        return None
-    steps = IncrementalUpgrade.parse(incremental) if incremental else None
-    return ClusterChange(image=image, incremental=steps).model_dump()
+def _options(strategy: str, chosen: dict[str, tuple[str, object]]) -> dict:
+    """The strategy's options from the flags given (flag -> (option, value)); ValueError naming the
+    flags that are not options of the strategy."""
+    fields = strategy_for(strategy).options.model_fields
+    given = {flag: (name, value) for flag, (name, value) in chosen.items() if value is not None}
+    if stray := [flag for flag, (name, _) in given.items() if name not in fields]:
+        raise ValueError(f"{', '.join(stray)}: not an option of the {strategy} strategy")
+    return dict(given.values())
 
 
 rollout_app = typer.Typer(no_args_is_help=True, help="Follow and steer rollouts.")

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from controller.analysis.loadtest import LoadTest
 from controller.analysis.verdict import Measurement, Outcome
-from controller.rollouts.spec import LoadTest
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 REPORT_PREFIX = "RAYNOMALY_GATE_REPORT "

@@ -1,6 +1,7 @@
 """`new_rollout`: check a rollout request against what the model serves now (pure)."""
 
 from controller.rollouts.spec import Rollout, RolloutSpec
+from controller.rollouts.strategies import strategy_for
 from controller.targets.spec import Served
 
 
@@ -27,28 +28,8 @@ def stable_of(served: Served) -> int | None:
 def new_rollout(spec: RolloutSpec, served: Served, now: float) -> Rollout:
     """The Pending record of `spec`, or RolloutRefused saying why it cannot start (pure)."""
     stable = stable_of(served)
-    if spec.strategy == "rolling":
-        if stable != spec.candidate:
-            raise RolloutRefused(
-                f"a rolling update changes the options of the version serving now (v{stable}); "
-                f"roll out v{spec.candidate} with canary or blue-green instead"
-            )
-        if spec.options is None:
-            raise RolloutRefused("a rolling update needs the new scorer options (--options JSON)")
-    elif spec.strategy == "upgrade":
-        if stable != spec.candidate:
-            raise RolloutRefused(
-                f"an upgrade is judged on the version serving all traffic (v{stable}), "
-                f"not v{spec.candidate}: name v{stable}"
-            )
-        if served.cluster is None:
-            raise RolloutRefused("this target has no cluster to upgrade; use --target kuberay")
-        if served.cluster == spec.cluster:
-            raise RolloutRefused(f"the cluster already runs {spec.cluster.image} that way")
-    elif stable == spec.candidate:
-        raise RolloutRefused(f"v{spec.candidate} already serves all of {spec.model}'s traffic")
-    if spec.strategy == "shadow" and stable is None:
-        raise RolloutRefused(f"{spec.model} is not served; a shadow needs a version to mirror from")
+    if reason := strategy_for(spec.strategy).refused(spec, stable, served):
+        raise RolloutRefused(reason)
     # A rolling update starts from the options serving now (its first step changes them); any other
     # candidate is not deployed yet, so it starts with the options it will be deployed with.
     previous = served.options.get(spec.candidate)
@@ -56,9 +37,9 @@ def new_rollout(spec: RolloutSpec, served: Served, now: float) -> Rollout:
         spec=spec,
         stable=stable,
         traffic=served.traffic,
-        options=previous if spec.strategy == "rolling" else spec.options,
-        previous_options=served.options.get(spec.candidate),
-        previous_cluster=served.cluster if spec.strategy == "upgrade" else None,
+        options=previous if spec.rolling is not None else spec.options,
+        previous_options=previous,
+        previous_cluster=served.cluster if spec.upgrade is not None else None,
         created=now,
         updated=now,
     )

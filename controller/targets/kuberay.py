@@ -10,9 +10,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controller.kuberay import status
-from controller.kuberay.cluster import ClusterChange, cluster_of, upgrade_operations
+from controller.kuberay.cluster import cluster_of, upgrade_operations
 from controller.kuberay.errors import KubeError
 from controller.settings import ControllerSettings
+from controller.targets.cluster import ClusterChange
 from controller.targets.spec import Served, TargetError, TargetRef, Waiting
 from runtime import serving
 from runtime.conflict import Conflict

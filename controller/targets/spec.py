@@ -11,7 +11,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from controller.kuberay.cluster import ClusterChange
+from controller.targets.cluster import ClusterChange
 from runtime.desired import ScorerOptions
 from runtime.traffic import ModelTraffic
 

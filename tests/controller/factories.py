@@ -2,14 +2,24 @@
 
 from controller.analysis.verdict import Measurement, Outcome, Verdict
 from controller.rollouts.spec import Rollout, RolloutSpec
+from controller.rollouts.strategies import strategy_for
 from runtime.traffic import ModelTraffic
 
 
-def rollout(strategy: str = "canary", stable: int | None = 1, candidate: int = 2, **spec) -> Rollout:
-    """A Pending rollout of fraud v`candidate` over v`stable` serving 100%."""
+def rollout(
+    strategy: str = "canary",
+    options: dict | None = None,
+    *,
+    stable: int | None = 1,
+    candidate: int = 2,
+    **spec,
+) -> Rollout:
+    """A Pending rollout of fraud v`candidate` over v`stable` serving 100%, by `strategy` with
+    `options` (its defaults unless given)."""
     traffic = ModelTraffic(weights={stable: 100}) if stable is not None else None
+    chosen = {strategy_for(strategy).field: options or {}}
     return Rollout(
-        spec=RolloutSpec(model="fraud", candidate=candidate, strategy=strategy, **spec),
+        spec=RolloutSpec(model="fraud", candidate=candidate, **chosen, **spec),
         stable=stable, traffic=traffic, created=0.0, updated=0.0,
     )  # fmt: skip
 

@@ -50,16 +50,35 @@ def bearer(role: str, subject: str = "alice", ttl: float = 60, secret: str = SEC
 
 def test_deploy_creates_a_pending_rollout_and_lists_it(api):
     client, _ = api
-    answer = client.post(
-        "/api/v1/models/fraud/deploy", json={"version": 2, "steps": [20, 100]}, headers=bearer("deployer")
-    )
+    body = {"version": 2, "canary": {"steps": [20, 100]}, "alpha": 0.05}
+    answer = client.post("/api/v1/models/fraud/deploy", json=body, headers=bearer("deployer"))
     assert answer.status_code == 201, answer.text
     rollout = answer.json()
-    assert (rollout["phase"], rollout["stable"], rollout["spec"]["steps"]) == ("Pending", 1, [20, 100])
+    spec = rollout["spec"]
+    assert (rollout["phase"], rollout["stable"], spec["canary"]["steps"]) == ("Pending", 1, [20, 100])
+    assert (spec["strategy"], spec["alpha"]) == ("canary", 0.05)
     listed = client.get("/api/v1/rollouts", headers=bearer("viewer")).json()
     assert [r["id"] for r in listed] == [rollout["id"]]
     again = client.post("/api/v1/models/fraud/deploy", json={"version": 2}, headers=bearer("deployer"))
     assert again.status_code == 409 and "already has an active rollout" in again.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "options"),
+    [
+        pytest.param({"version": 2, "steps": [20, 100]}, "canary", {"steps": [20, 100]}, id="canary-steps"),
+        pytest.param({"version": 2, "strategy": "shadow", "steps": [50]}, "shadow", {"steps": [50]},
+                     id="shadow"),
+        pytest.param({"version": 2, "strategy": "blue-green", "warm_s": 60, "steps": None,
+                      "interval_s": None}, "blue_green", {"shadow_percent": 100.0, "warm_s": 60.0},
+                     id="blue-green-nulls-are-defaults"),
+    ],
+)  # fmt: skip
+def test_deploy_bodies_of_the_flat_shape_still_work(api, body, field, options):
+    client, _ = api
+    answer = client.post("/api/v1/models/fraud/deploy", json=body, headers=bearer("deployer"))
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["spec"][field] == options
 
 
 @pytest.mark.parametrize(
@@ -68,7 +87,9 @@ def test_deploy_creates_a_pending_rollout_and_lists_it(api):
         pytest.param({"version": 9}, 404, "version 9", id="unknown-version"),
         pytest.param({"version": 1}, 409, "already serves", id="already-stable"),
         pytest.param({"version": 2, "strategy": "yolo"}, 422, "choose one of", id="unknown-strategy"),
-        pytest.param({"version": 2, "steps": [50, 10]}, 422, "increasing", id="bad-steps"),
+        pytest.param({"version": 2, "steps": [50, 10]}, 422, "increasing", id="bad-flat-steps"),
+        pytest.param({"version": 2, "canary": {"steps": [50]}}, 422, "last step must be 100", id="bad-steps"),
+        pytest.param({"version": 2, "canary": {}, "shadow": {}}, 422, "one strategy", id="two-strategies"),
         pytest.param({"version": 2, "colour": "red"}, 422, "colour", id="unknown-field"),
     ],
 )

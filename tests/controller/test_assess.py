@@ -9,13 +9,13 @@ from scipy.stats import norm
 from controller.analysis.assess import alpha_share, assess, unreachable
 from controller.analysis.judges import Arms, waiting_for
 from controller.analysis.stats import ks, psi, quantile
+from controller.analysis.thresholds import Thresholds
 from controller.analysis.verdict import Outcome, Verdict
 from controller.analysis.window import VersionWindow
-from controller.rollouts.spec import RolloutSpec, Thresholds
 from runtime.series import LATENCY_MS
 
 BOUNDS = [*LATENCY_MS, math.inf]
-SPEC = RolloutSpec(model="fraud", candidate=2, steps=[10, 50, 100])
+THRESHOLDS, ALPHA, STEPS = Thresholds(), 0.01, 2  # a canary's defaults: 10% and 50% are judged
 
 
 def window(requests=2000, median_ms=20.0, spread=0.5, errors=0, rows=None, percentiles=None,
@@ -32,10 +32,10 @@ def window(requests=2000, median_ms=20.0, spread=0.5, errors=0, rows=None, perce
     )  # fmt: skip
 
 
-def judged(candidate, baseline=None, paired=False, spec=SPEC) -> Verdict:
+def judged(candidate, baseline=None, paired=False) -> Verdict:
     """Every judge over `candidate` vs `baseline` as the step's evidence (the window as well)."""
     arms = Arms(candidate, baseline)
-    return assess(spec, arms, arms, paired=paired)
+    return assess(THRESHOLDS, ALPHA, STEPS, arms, arms, paired=paired)
 
 
 def outcomes(verdict) -> dict[str, Outcome]:
@@ -94,8 +94,8 @@ def test_a_failed_judge_carries_its_evidence():
     verdict = judged(window(median_ms=60), window())
     latency = next(m for m in verdict.measurements if m.name == "latency")
     assert latency.kind == "judge" and latency.value == pytest.approx(3.0, rel=0.1)
-    assert SPEC.thresholds.max_p99_ratio < latency.low <= 3.0 <= latency.high
-    assert latency.p_value <= latency.alpha == pytest.approx(SPEC.alpha / (2 * 5))
+    assert THRESHOLDS.max_p99_ratio < latency.low <= 3.0 <= latency.high
+    assert latency.p_value <= latency.alpha == pytest.approx(ALPHA / (STEPS * 5))
     assert verdict.outcome == Outcome.FAILED and verdict.failed("judge")
 
 
@@ -117,7 +117,7 @@ def test_inconclusive_ceilings_do_not_hold_a_step_but_missing_candidate_traffic_
 
 def test_a_judge_reports_the_running_minimum_of_its_p_values():
     arms = Arms(window(), window())
-    verdict = assess(SPEC, arms, arms, previous={"latency": 0.2})
+    verdict = assess(THRESHOLDS, ALPHA, STEPS, arms, arms, previous={"latency": 0.2})
     assert next(m for m in verdict.measurements if m.name == "latency").p_value == 0.2
 
 
@@ -144,21 +144,17 @@ def test_first_version_is_judged_on_its_ceilings_and_reference():
 
 
 @pytest.mark.parametrize(
-    ("spec", "baseline", "paired", "share"),
+    ("alpha", "steps", "baseline", "paired", "share"),
     [
-        pytest.param(dict(steps=[10, 50, 100]), True, False, 0.01 / (2 * 5),
-                     id="canary-two-steps-five-judges"),
-        pytest.param(dict(steps=[5, 10, 25, 50, 100], alpha=0.05), True, False, 0.05 / (4 * 5),
-                     id="canary-four-steps"),
-        pytest.param(dict(strategy="blue-green"), True, True, 0.01 / (2 * 6), id="blue-green-with-agreement"),
-        pytest.param(dict(strategy="shadow", steps=[50]), True, True, 0.01 / 6, id="shadow-one-step"),
-        pytest.param(dict(strategy="rolling"), False, False, 0.01, id="rolling-reference-only"),
+        pytest.param(0.01, 2, True, False, 0.01 / (2 * 5), id="two-steps-five-judges"),
+        pytest.param(0.05, 4, True, False, 0.05 / (4 * 5), id="four-steps"),
+        pytest.param(0.01, 2, True, True, 0.01 / (2 * 6), id="paired-adds-agreement"),
+        pytest.param(0.01, 1, False, False, 0.01, id="reference-only"),
+        pytest.param(0.01, 0, False, False, 0.01, id="no-judged-step-counts-as-one"),
     ],
-)  # fmt: skip
-def test_alpha_is_split_across_analysed_steps_and_judges(spec, baseline, paired, share):
-    assert alpha_share(RolloutSpec(model="fraud", candidate=2, **spec), baseline, paired) == pytest.approx(
-        share
-    )
+)
+def test_alpha_is_split_across_analysed_steps_and_judges(alpha, steps, baseline, paired, share):
+    assert alpha_share(alpha, steps, baseline, paired) == pytest.approx(share)
 
 
 def test_an_unreachable_source_is_an_error_not_a_value():

@@ -3,10 +3,10 @@
 import pytest
 
 from controller.analysis.verdict import Measurement, Outcome, Verdict
-from controller.kuberay.cluster import ClusterChange
 from controller.rollouts.create import RolloutRefused, new_rollout
 from controller.rollouts.decide import CommandRefused, check_command, next_action
 from controller.rollouts.spec import Counts, Phase, RolloutSpec
+from controller.targets.cluster import ClusterChange
 from controller.targets.spec import Served, TargetRef
 from runtime.traffic import ModelTraffic
 from tests.controller.factories import ERROR, FAILED, INCONCLUSIVE, JUDGED_WORSE, OK, rollout
@@ -43,13 +43,13 @@ def run(record, *verdicts, now: float = 100.0):
     ],
 )
 def test_canary(verdicts, phase, weights):
-    final = run(rollout("canary", steps=[10, 50, 100], failure_limit=1), *verdicts)
+    final = run(rollout("canary", {"steps": [10, 50, 100]}, failure_limit=1), *verdicts)
     assert final.phase == phase
     assert final.traffic.weights == weights
 
 
 def test_canary_promotion_succeeds_once_applied_and_removes_the_stable_version():
-    promoting = run(rollout("canary", steps=[10, 100]), OK)
+    promoting = run(rollout("canary", {"steps": [10, 100]}), OK)
     assert promoting.phase == Phase.PROMOTING
     assert next_action(promoting.model_copy(update={"applied": False}), None, 1.0) is None  # not yet applied
     done = next_action(promoting, None, 1.0).rollout
@@ -85,14 +85,14 @@ def _unseen(samples: float, needed: float) -> Verdict:
     ],
 )
 def test_an_advance_says_which_judges_had_too_little_evidence(verdict, said):
-    record = run(rollout("canary", steps=[10, 50, 100])).model_copy(update={"evidence_s": 10.0})
+    record = run(rollout("canary", {"steps": [10, 50, 100]})).model_copy(update={"evidence_s": 10.0})
     decision = next_action(record, verdict, 1.0)
     assert decision.name == "advance" and decision.rollout.traffic.weights == {1: 50, 2: 50}
     assert (said in decision.reason) if said else ("too little evidence" not in decision.reason)
 
 
 def test_waiting_for_evidence_holds_a_short_step_then_pauses_saying_what_it_needs():
-    record = run(rollout("canary", steps=[10, 50, 100], wait_for_evidence=True, inconclusive_limit=1))
+    record = run(rollout("canary", {"steps": [10, 50, 100]}, wait_for_evidence=True, inconclusive_limit=1))
     record = record.model_copy(update={"evidence_s": 10.0})
     held = next_action(record, _unseen(50, 500), 1.0)
     assert held.name == "hold" and held.rollout.counts.inconclusive == 1
@@ -126,12 +126,12 @@ def test_a_pause_keeps_the_steps_evidence_for_the_resume():
     ],
 )
 def test_blue_green(verdicts, phase, weights, shadows):
-    final = run(rollout("blue-green", warm_s=300), *verdicts)
+    final = run(rollout("blue-green", {"warm_s": 300}), *verdicts)
     assert (final.phase, final.traffic.weights, final.traffic.shadows) == (phase, weights, shadows)
 
 
 def test_blue_green_succeeds_after_the_warm_period():
-    promoted = run(rollout("blue-green", warm_s=60), OK, now=100.0)
+    promoted = run(rollout("blue-green", {"warm_s": 60}), OK, now=100.0)
     assert promoted.promoted_at == 100.0
     assert next_action(promoted, OK, 159.0).rollout.phase == Phase.PROMOTING
     done = next_action(promoted, OK, 161.0).rollout
@@ -147,7 +147,7 @@ def test_blue_green_succeeds_after_the_warm_period():
     ],
 )
 def test_shadow_never_routes_callers_to_the_candidate(verdicts, phase, shadows):
-    final = run(rollout("shadow", steps=[10, 50]), *verdicts)
+    final = run(rollout("shadow", {"steps": [10, 50]}), *verdicts)
     assert final.phase == phase and final.traffic.weights == {1: 100} and final.traffic.shadows == shadows
 
 
@@ -155,7 +155,7 @@ def test_rolling_applies_options_in_place_and_restores_them_on_failure():
     from runtime.desired import Batching, ScorerOptions
 
     old, new = ScorerOptions(), ScorerOptions(batching=Batching(batch_wait_timeout_s=0.05))
-    spec = RolloutSpec(model="fraud", candidate=1, strategy="rolling", options=new, failure_limit=0)
+    spec = RolloutSpec(model="fraud", candidate=1, rolling={}, options=new, failure_limit=0)
     record = new_rollout(spec, Served(ModelTraffic(weights={1: 100}), {1: old}), 0.0)
     assert record.options == old  # nothing changed yet
     started = next_action(record, None, 0.0).rollout
@@ -169,9 +169,7 @@ KUBERAY = TargetRef(kind="kuberay", namespace="serving", rayservice="raynomaly")
 
 def test_an_upgrade_hands_the_image_to_kuberay_and_reverts_it_on_a_failed_window():
     old, new = ClusterChange(image="raynomaly:1.0"), ClusterChange(image="raynomaly:1.1")
-    spec = RolloutSpec(
-        model="fraud", candidate=1, strategy="upgrade", cluster=new, target=KUBERAY, failure_limit=0
-    )
+    spec = RolloutSpec(model="fraud", candidate=1, upgrade=new, target=KUBERAY, failure_limit=0)
     record = new_rollout(spec, Served(ModelTraffic(weights={1: 100}), {}, old), 0.0)
     assert record.cluster is None and record.previous_cluster == old  # nothing asked of KubeRay yet
     started = next_action(record, None, 0.0).rollout
@@ -195,25 +193,10 @@ def test_an_upgrade_hands_the_image_to_kuberay_and_reverts_it_on_a_failed_window
     ],
 )  # fmt: skip
 def test_an_upgrade_that_cannot_start_is_refused(served, candidate, message):
-    spec = RolloutSpec(model="fraud", candidate=candidate, strategy="upgrade", target=KUBERAY,
-                       cluster=ClusterChange(image="raynomaly:1.1"))  # fmt: skip
+    spec = RolloutSpec(model="fraud", candidate=candidate, upgrade=ClusterChange(image="raynomaly:1.1"),
+                       target=KUBERAY)  # fmt: skip
     with pytest.raises(RolloutRefused, match=message):
         new_rollout(spec, served, 0.0)
-
-
-@pytest.mark.parametrize(
-    "fields",
-    [
-        pytest.param({"strategy": "upgrade", "target": KUBERAY}, id="upgrade-without-image"),
-        pytest.param(
-            {"strategy": "canary", "cluster": ClusterChange(image="x:1")}, id="image-without-upgrade"
-        ),
-        pytest.param({"strategy": "upgrade", "cluster": ClusterChange(image="x:1")}, id="upgrade-on-local"),
-    ],
-)
-def test_upgrade_requests_are_checked_at_the_edge(fields):
-    with pytest.raises(ValueError, match="upgrade|--target kuberay"):
-        RolloutSpec(model="fraud", candidate=1, **fields)
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ import pytest
 import yaml
 
 from controller.kuberay.api import KubeApi
-from controller.kuberay.cluster import ClusterChange, IncrementalUpgrade
 from controller.kuberay.status import ANNOTATION, desired_of
+from controller.targets.cluster import ClusterChange, IncrementalUpgrade
 from controller.targets.kuberay import PATCH_ATTEMPTS, KubeRayTarget
 from controller.targets.spec import TargetError, Waiting
 from runtime.desired import DeployedVersion, DesiredState, ScorerOptions

@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
+from controller.analysis.loadtest import LoadTest
 from controller.analysis.verdict import Outcome
 from controller.loadtest.gate import LocustGate, LocustStats, judge, parse_stats, percentile
-from controller.rollouts.spec import LoadTest
 
 pytestmark = pytest.mark.integration
 

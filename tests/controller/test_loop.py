@@ -2,10 +2,11 @@
 
 import pytest
 
+from controller.analysis.thresholds import Thresholds
 from controller.analysis.verdict import VERDICT, Look, Outcome, looks
 from controller.loop import Controller
 from controller.rollouts.create import new_rollout
-from controller.rollouts.spec import Phase, RolloutSpec, Thresholds
+from controller.rollouts.spec import Phase, RolloutSpec
 from controller.store import open_store
 from runtime.traffic import ModelTraffic
 from tests.controller.doubles import Clock, ClusterDouble, Killed, TargetDouble, TrafficSource
@@ -99,7 +100,7 @@ def test_weights_wait_while_the_target_is_busy_and_the_record_says_why(world):
 
 
 def test_an_upgrade_waits_for_kuberay_then_a_regression_on_the_new_cluster_reverts_the_image(tmp_path):
-    from controller.kuberay.cluster import ClusterChange
+    from controller.targets.cluster import ClusterChange
     from controller.targets.spec import TargetRef
 
     old, new = ClusterChange(image="raynomaly:1.0"), ClusterChange(image="raynomaly:1.1")
@@ -107,8 +108,8 @@ def test_an_upgrade_waits_for_kuberay_then_a_regression_on_the_new_cluster_rever
     store, source = open_store(str(tmp_path / "rollouts.db")), None
     source = TrafficSource(target, {1: 4.0})
     kuberay = TargetRef(kind="kuberay", namespace="serving", rayservice="raynomaly")
-    spec = RolloutSpec(model="fraud", candidate=1, strategy="upgrade", cluster=new, target=kuberay,
-                       interval_s=10, thresholds=FAST, failure_limit=0)  # fmt: skip
+    spec = RolloutSpec(model="fraud", candidate=1, upgrade=new, target=kuberay, interval_s=10,
+                       thresholds=FAST, failure_limit=0)  # fmt: skip
     rollout_id = store.create(new_rollout(spec, target.served("fraud"), clock()), "alice").id
     controller = Controller(store, lambda ref: target, source, clock=clock)
     drive(controller, source, clock, 3)
@@ -178,7 +179,7 @@ def test_an_operator_command_is_carried_out_on_the_next_tick(world):
 
 def test_blue_green_switches_back_when_the_promoted_version_regresses(world):
     path, target, clock = world
-    store, source, controller, rollout_id = start(world, {1: 4.0, 2: 4.0}, strategy="blue-green", warm_s=300)
+    store, source, controller, rollout_id = start(world, {1: 4.0, 2: 4.0}, blue_green={"warm_s": 300})
     drive(controller, source, clock, 15)
     assert target.traffic.weights == {2: 100} and target.traffic.shadows == {1: 100.0}
     source.latency_ms[2] = 60.0  # a regression that starts after the switch

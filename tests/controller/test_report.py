@@ -56,7 +56,7 @@ def _rollout(
     phase: str = "RolledBack", step: int = 1, reason: str = REASON, weights: dict | None = None
 ) -> dict:
     traffic = ModelTraffic(weights=weights or {1: 100, 2: 0}, stable=1)
-    spec = RolloutSpec(model="fraud", candidate=2, strategy="canary", steps=[10, 50, 100], interval_s=30)
+    spec = RolloutSpec(model="fraud", candidate=2, canary={"steps": [10, 50, 100]}, interval_s=30)
     record = Rollout(
         spec=spec, stable=1, phase=phase, step=step, traffic=traffic, reason=reason,
         created=CREATED, updated=CREATED + 75.0,

@@ -159,8 +159,8 @@ def test_a_controller_killed_mid_rollout_resumes_to_the_same_outcome(served, con
 def test_prometheus_and_the_direct_scrape_reach_the_same_verdicts(served, control, prometheus_server):
     from controller.analysis.assess import assess
     from controller.analysis.judges import Arms
+    from controller.analysis.thresholds import Thresholds
     from controller.analysis.window import VersionWindow, increase, summarise
-    from controller.rollouts.spec import RolloutSpec, Thresholds
     from controller.sources import source_for
     from tests.conftest import SERVING_PORTS
 
@@ -181,12 +181,12 @@ def test_prometheus_and_the_direct_scrape_reach_the_same_verdicts(served, contro
         served.cli("controller", "start")  # back to the embedded default
     assert answer["rollout"]["phase"] == "RolledBack", story(answer)
     assert measurement(verdicts(answer)[-1], "latency")["outcome"] == "Failed"
-    spec = RolloutSpec(model="sensor", candidate=2, thresholds=Thresholds(min_requests=25))
+    thresholds = Thresholds(min_requests=25)
     judged = []
     for base, now in zip(before, after, strict=True):
         windows = summarise(increase(base, now))
         arms = Arms(windows.get(2, VersionWindow()), windows[1])
-        judged.append(assess(spec, arms, arms))
+        judged.append(assess(thresholds, 0.01, 2, arms, arms))  # a default canary's alpha and steps
         assert windows[1].requests > 100
     scraped, queried = ({m.name: m for m in verdict.measurements} for verdict in judged)
     assert judged[0].outcome == judged[1].outcome == "Failed"

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from controller.analysis.judges import Arms
 from controller.analysis.regressions import names, rejects
 from controller.analysis.sequential import count_band, quantile_interval, share_interval, smallest_alpha
+from controller.analysis.thresholds import Thresholds
 from controller.analysis.window import VersionWindow
-from controller.rollouts.spec import Thresholds
 from runtime.series import LATENCY_MS, PERCENTILE_EDGES
 
 BOUNDS = [*LATENCY_MS, math.inf]

@@ -3,8 +3,9 @@
 import pytest
 from pydantic import ValidationError
 
+from controller.analysis.loadtest import LoadTest, parse_duration
 from controller.rollouts.create import RolloutRefused, new_rollout
-from controller.rollouts.spec import LoadTest, RolloutSpec, parse_duration
+from controller.rollouts.spec import RolloutSpec
 from controller.settings import ControllerSettings
 from controller.targets.spec import Served
 from runtime.desired import ScorerOptions
@@ -30,18 +31,63 @@ def test_load_test_strings():
         LoadTest.parse("users=4,qps=3")
 
 
+def test_a_spec_without_a_strategy_is_a_canary_with_its_default_steps():
+    spec = RolloutSpec(model="fraud", candidate=2)
+    assert (spec.strategy, spec.canary.steps, spec.shadow) == ("canary", [10, 50, 100], None)
+
+
+def test_a_spec_names_its_strategy_and_reads_back_what_it_dumps():
+    spec = RolloutSpec(model="fraud", candidate=2, blue_green={"warm_s": 60})
+    dumped = spec.model_dump(mode="json")
+    assert (spec.strategy, dumped["strategy"], dumped["blue_green"]["warm_s"]) == (
+        "blue-green",
+        "blue-green",
+        60,
+    )
+    assert RolloutSpec.model_validate(dumped) == spec
+
+
 @pytest.mark.parametrize(
     ("fields", "says"),
     [
-        ({"strategy": "big-bang"}, "choose one of canary, blue-green, shadow, rolling"),
-        ({"steps": [50, 10, 100]}, "increasing"),
-        ({"steps": [10, 50]}, "last step must be 100"),
-        ({"interval_s": 0}, "greater than 0"),
+        pytest.param({"canary": {"steps": [10, 100]}, "shadow": {}}, "one strategy, not canary and shadow",
+                     id="two-strategies"),
+        pytest.param({"interval_s": 0}, "greater than 0", id="bad-common-field"),
+        pytest.param({"strategy": "big-bang"}, "choose one of canary, blue-green, shadow, rolling, upgrade",
+                     id="flat-unknown-strategy"),
+        pytest.param({"strategy": "shadow", "canary": {}}, "does not match", id="name-beside-another-field"),
+        pytest.param({"steps": [10, 100], "canary": {}}, "inside its field", id="flat-beside-nested"),
+        pytest.param({"cluster": {"image": "x:1"}}, "goes with the upgrade strategy",
+                     id="flat-image-on-canary"),
     ],
-)
+)  # fmt: skip
 def test_bad_specs_name_the_field(fields, says):
     with pytest.raises(ValidationError, match=says):
         RolloutSpec(model="fraud", candidate=2, **fields)
+
+
+FLAT = {"steps": [10, 50, 100], "shadow_percent": 100.0, "warm_s": 300.0, "cluster": None}
+
+
+@pytest.mark.parametrize(
+    ("flat", "field", "options"),
+    [
+        pytest.param({"steps": [20, 100]}, "canary", {"steps": [20, 100]}, id="canary-by-default"),
+        pytest.param({**FLAT, "strategy": "canary"}, "canary", {"steps": [10, 50, 100]}, id="canary-stored"),
+        pytest.param({**FLAT, "strategy": "shadow", "steps": [50]}, "shadow", {"steps": [50]}, id="shadow"),
+        pytest.param({**FLAT, "strategy": "blue-green", "warm_s": 60.0}, "blue_green",
+                     {"shadow_percent": 100.0, "warm_s": 60.0}, id="blue-green-drops-steps"),
+        pytest.param({**FLAT, "strategy": "rolling"}, "rolling", {}, id="rolling"),
+        pytest.param({**FLAT, "strategy": "upgrade", "cluster": {"image": "x:1", "incremental": None},
+                      "target": {"kind": "kuberay", "namespace": "serving", "rayservice": "raynomaly"}},
+                     "upgrade", {"image": "x:1", "incremental": None}, id="upgrade-from-cluster"),
+        pytest.param({"strategy": "blue-green", "steps": None}, "blue_green",
+                     {"shadow_percent": 100.0, "warm_s": 300.0}, id="nulls-are-absent"),
+    ],
+)  # fmt: skip
+def test_the_flat_shape_of_earlier_releases_is_read_into_its_strategy_field(flat, field, options):
+    spec = RolloutSpec.model_validate({"model": "fraud", "candidate": 2, **flat})
+    assert getattr(spec, field).model_dump() == options
 
 
 SERVED = Served(ModelTraffic(weights={1: 100}), {1: ScorerOptions()})
@@ -52,13 +98,9 @@ SERVED = Served(ModelTraffic(weights={1: 100}), {1: ScorerOptions()})
     [
         pytest.param(Served(ModelTraffic(weights={1: 90, 2: 10})), {}, "mid-change", id="split-model"),
         pytest.param(SERVED, {"candidate": 1}, "already serves", id="candidate-is-stable"),
-        pytest.param(
-            SERVED, {"strategy": "rolling"}, "changes the options of the version serving", id="rolling-new"
-        ),
-        pytest.param(
-            SERVED, {"strategy": "rolling", "candidate": 1}, "needs the new scorer options", id="no-opts"
-        ),
-        pytest.param(Served(None), {"strategy": "shadow"}, "needs a version to mirror", id="shadow-unserved"),
+        pytest.param(SERVED, {"rolling": {}}, "changes the options of the version serving", id="rolling-new"),
+        pytest.param(SERVED, {"rolling": {}, "candidate": 1}, "needs the new scorer options", id="no-opts"),
+        pytest.param(Served(None), {"shadow": {}}, "needs a version to mirror", id="shadow-unserved"),
     ],
 )
 def test_rollouts_that_cannot_start_are_refused_saying_what_to_do(served, fields, says):
@@ -69,7 +111,7 @@ def test_rollouts_that_cannot_start_are_refused_saying_what_to_do(served, fields
 
 def test_a_new_rollout_remembers_the_stable_version_and_its_options():
     options = ScorerOptions(placement="dedicated", num_replicas=2)
-    spec = RolloutSpec(model="fraud", candidate=1, strategy="rolling", options=options)
+    spec = RolloutSpec(model="fraud", candidate=1, rolling={}, options=options)
     rollout = new_rollout(spec, SERVED, 5.0)
     assert (rollout.stable, rollout.options, rollout.previous_options) == (
         1,

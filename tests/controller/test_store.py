@@ -1,5 +1,6 @@
 """The SQLite rollout store and the hash-chained audit log."""
 
+import json
 import math
 import sqlite3
 
@@ -8,10 +9,13 @@ import pytest
 from controller.analysis.verdict import Look, Measurement, Outcome, Verdict
 from controller.audit import verify
 from controller.rollouts.spec import Phase
+from controller.rollouts.strategies import STRATEGIES
 from controller.store import open_store
 from controller.store.spec import StoreError
 from runtime.conflict import Conflict
 from tests.controller.factories import rollout
+
+STRATEGY_FIELDS = {"strategy", *(s.field for s in STRATEGIES.values())}
 
 
 @pytest.fixture
@@ -25,6 +29,24 @@ def test_records_round_trip_in_wal_mode(store, tmp_path):
     assert store.list("fraud", active=True) == [created]
     mode = sqlite3.connect(tmp_path / "rollouts.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_a_record_stored_with_the_flat_spec_of_earlier_releases_loads(store, tmp_path):
+    created = store.create(rollout(), "alice")
+    record = json.loads(created.model_dump_json())
+    flat = {key: value for key, value in record["spec"].items() if key not in STRATEGY_FIELDS}
+    old = {"strategy": "blue-green", "steps": [10, 50, 100], "shadow_percent": 50.0, "warm_s": 60.0,
+           "cluster": None, "thresholds": {"max_psi": 0.25, "min_rows": 100}}  # fmt: skip
+    record["spec"] = {**flat, **old}
+    with sqlite3.connect(tmp_path / "rollouts.db") as db:
+        db.execute("UPDATE rollouts SET record = ? WHERE id = ?", (json.dumps(record), created.id))
+    spec = store.get(created.id).spec
+    assert (spec.strategy, spec.canary, spec.blue_green.shadow_percent, spec.blue_green.warm_s) == (
+        "blue-green",
+        None,
+        50.0,
+        60.0,
+    )
 
 
 def test_one_active_rollout_per_model(store):

@@ -1,4 +1,5 @@
-"""Strategies: how a rollout moves traffic from step to step. One module per strategy, one registry."""
+"""Strategies: how a rollout moves traffic from step to step. One module per strategy (its options,
+what it needs to start, its decisions), one registry from name to strategy."""
 
 from controller.rollouts.strategies.bluegreen import BlueGreen
 from controller.rollouts.strategies.canary import Canary
@@ -14,6 +15,8 @@ STRATEGIES: dict[str, Strategy] = {
     "rolling": Rolling(),
     "upgrade": Upgrade(),
 }
+DEFAULT = "canary"
+"""The strategy of a spec that names none."""
 
 
 def strategy_for(name: str) -> Strategy:

@@ -2,31 +2,58 @@
 all traffic in one switch, and is analysed again while the old version stays warm (mirrored) for
 `warm_s`, so a post-promotion failure switches back at once."""
 
-from controller.rollouts.spec import Phase, Rollout, RolloutSpec
-from controller.rollouts.strategies.spec import Decision, moved, only, succeed
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from controller.rollouts.state import Phase
+from controller.rollouts.strategies.spec import Decision, already_serving, moved, only, succeed
+from controller.targets.spec import Served
 from runtime.traffic import ModelTraffic
+
+if TYPE_CHECKING:
+    from controller.rollouts.spec import Rollout, RolloutSpec
+
+
+class BlueGreenOptions(BaseModel):
+    """How the waiting candidate is fed, and how long the old version stays warm after the switch."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shadow_percent: float = Field(default=100.0, gt=0, le=100)
+    """Share of live traffic mirrored to the waiting candidate (and to the old version once promoted)."""
+    warm_s: float = Field(default=300.0, ge=0)
+    """How long the old version stays deployed (and analysed against) after the switch."""
 
 
 class BlueGreen:
+    field = "blue_green"
+    options = BlueGreenOptions
+    pairs = True
     moves_traffic = True
+    target_kind = None
+
+    def refused(self, spec: RolloutSpec, stable: int | None, served: Served) -> str | None:
+        return already_serving(spec, stable)
 
     def start(self, rollout: Rollout) -> Decision:
         if rollout.stable is None:
             return self._switch(rollout, 0.0, "first version of the model: nothing to compare with")
-        spec = rollout.spec
+        candidate, mirrored = rollout.spec.candidate, rollout.spec.blue_green.shadow_percent
         traffic = ModelTraffic(
-            weights={rollout.stable: 100},
-            shadows={spec.candidate: spec.shadow_percent},
-            stable=rollout.stable,
+            weights={rollout.stable: 100}, shadows={candidate: mirrored}, stable=rollout.stable
         )
-        reason = f"v{spec.candidate} deployed at 0%, mirrored {spec.shadow_percent:g}% of live traffic"
+        reason = f"v{candidate} deployed at 0%, mirrored {mirrored:g}% of live traffic"
         return moved(rollout, "deploy", reason, phase=Phase.PROGRESSING, step=0, traffic=traffic)
 
     def advance(self, rollout: Rollout, now: float) -> Decision:
         if rollout.phase == Phase.PROGRESSING:
             return self._switch(rollout, now, "pre-promotion analysis passed")
-        if rollout.stable is not None and now - (rollout.promoted_at or now) < rollout.spec.warm_s:
-            left = rollout.spec.warm_s - (now - rollout.promoted_at)
+        warm_s = rollout.spec.blue_green.warm_s
+        if rollout.stable is not None and now - (rollout.promoted_at or now) < warm_s:
+            left = warm_s - (now - rollout.promoted_at)
             return moved(
                 rollout,
                 "hold",
@@ -63,8 +90,9 @@ class BlueGreen:
         if stable is None:
             traffic = only(spec.candidate)
         else:
+            mirrored = spec.blue_green.shadow_percent
             traffic = ModelTraffic(
-                weights={spec.candidate: 100}, shadows={stable: spec.shadow_percent}, stable=spec.candidate
+                weights={spec.candidate: 100}, shadows={stable: mirrored}, stable=spec.candidate
             )
         return moved(
             rollout,

@@ -1,13 +1,53 @@
 """Canary: the candidate takes a growing share of live traffic, step by step, each step analysed
 against the stable version; the last step (100) is the promotion."""
 
-from controller.rollouts.spec import Phase, Rollout, RolloutSpec
-from controller.rollouts.strategies.spec import Decision, moved, only, split, succeed
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from controller.rollouts.state import Phase
+from controller.rollouts.strategies.spec import (
+    Decision,
+    already_serving,
+    moved,
+    only,
+    percent_steps,
+    split,
+    succeed,
+)
+from controller.targets.spec import Served
 from runtime.traffic import ModelTraffic
+
+if TYPE_CHECKING:
+    from controller.rollouts.spec import Rollout, RolloutSpec
+
+
+class CanaryOptions(BaseModel):
+    """A canary's steps: percent of live traffic on the candidate at each, the last one 100."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, steps: list[int]) -> list[int]:
+        if percent_steps(steps)[-1] != 100:
+            raise ValueError(f"a canary's last step must be 100 (the promotion), got {steps}")
+        return steps
 
 
 class Canary:
+    field = "canary"
+    options = CanaryOptions
+    pairs = False
     moves_traffic = True
+    target_kind = None
+
+    def refused(self, spec: RolloutSpec, stable: int | None, served: Served) -> str | None:
+        return already_serving(spec, stable)
 
     def start(self, rollout: Rollout) -> Decision:
         if rollout.stable is None:
@@ -27,15 +67,16 @@ class Canary:
         return self._promoting(rollout, now, "promoted by an operator")
 
     def judged_steps(self, spec: RolloutSpec) -> int:
-        return sum(1 for percent in spec.steps if percent < 100)
+        return sum(1 for percent in spec.canary.steps if percent < 100)
 
     def analysed(self, rollout: Rollout) -> bool:
         return rollout.phase == Phase.PROGRESSING
 
     def _step(self, rollout: Rollout, step: int, now: float = 0.0) -> Decision:
-        percent = rollout.spec.steps[step]
+        steps = rollout.spec.canary.steps
+        percent = steps[step]
         if percent == 100:
-            return self._promoting(rollout, now, f"analysis passed at {rollout.spec.steps[step - 1]}%")
+            return self._promoting(rollout, now, f"analysis passed at {steps[step - 1]}%")
         reason = f"v{rollout.spec.candidate} at {percent}%" + (" after a passing window" if step else "")
         return moved(
             rollout,
@@ -56,7 +97,7 @@ class Canary:
             "promote",
             reason,
             phase=Phase.PROMOTING,
-            step=len(rollout.spec.steps) - 1,
+            step=len(rollout.spec.canary.steps) - 1,
             traffic=ModelTraffic(weights=weights, stable=candidate),
             promoted_at=now or None,
         )

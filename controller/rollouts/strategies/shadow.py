@@ -1,19 +1,51 @@
 """Shadow: mirror a share of live traffic to the candidate (each step's percent), compare, report.
 Callers are never answered by the candidate; at the end the mirror is removed."""
 
-from controller.rollouts.spec import Phase, Rollout, RolloutSpec
-from controller.rollouts.strategies.spec import Decision, moved, only, succeed
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from controller.rollouts.state import Phase
+from controller.rollouts.strategies.spec import Decision, already_serving, moved, only, percent_steps, succeed
+from controller.targets.spec import Served
 from runtime.traffic import ModelTraffic
+
+if TYPE_CHECKING:
+    from controller.rollouts.spec import Rollout, RolloutSpec
+
+
+class ShadowOptions(BaseModel):
+    """A shadow's steps: percent of live traffic mirrored to the candidate at each."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, steps: list[int]) -> list[int]:
+        return percent_steps(steps)
 
 
 class Shadow:
+    field = "shadow"
+    options = ShadowOptions
+    pairs = True
     moves_traffic = False
+    target_kind = None
+
+    def refused(self, spec: RolloutSpec, stable: int | None, served: Served) -> str | None:
+        if stable is None:
+            return f"{spec.model} is not served; a shadow needs a version to mirror from"
+        return already_serving(spec, stable)
 
     def start(self, rollout: Rollout) -> Decision:
         return self._mirror(rollout, 0)
 
     def advance(self, rollout: Rollout, now: float) -> Decision:
-        if rollout.step + 1 < len(rollout.spec.steps):
+        if rollout.step + 1 < len(rollout.spec.shadow.steps):
             return self._mirror(rollout, rollout.step + 1)
         return self._done(rollout, "shadow analysis passed at every step")
 
@@ -21,13 +53,13 @@ class Shadow:
         return self._done(rollout, "ended early by an operator")
 
     def judged_steps(self, spec: RolloutSpec) -> int:
-        return len(spec.steps)
+        return len(spec.shadow.steps)
 
     def analysed(self, rollout: Rollout) -> bool:
         return rollout.phase == Phase.PROGRESSING
 
     def _mirror(self, rollout: Rollout, step: int) -> Decision:
-        percent = rollout.spec.steps[step]
+        percent = rollout.spec.shadow.steps[step]
         traffic = ModelTraffic(
             weights={rollout.stable: 100}, shadows={rollout.spec.candidate: percent}, stable=rollout.stable
         )

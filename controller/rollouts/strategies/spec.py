@@ -1,10 +1,18 @@
 """The strategy interface and the decision every strategy returns (pure functions of the record)."""
 
-from dataclasses import dataclass
-from typing import Protocol
+from __future__ import annotations
 
-from controller.rollouts.spec import Counts, Phase, Rollout, RolloutSpec
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import BaseModel
+
+from controller.rollouts.state import Counts, Phase
+from controller.targets.spec import Served
 from runtime.traffic import ModelTraffic
+
+if TYPE_CHECKING:  # the spec names every strategy's options, so it imports the strategies
+    from controller.rollouts.spec import Rollout, RolloutSpec
 
 
 @dataclass(frozen=True)
@@ -17,6 +25,22 @@ class Decision:
 
 
 class Strategy(Protocol):
+    """How a rollout moves from step to step, and what it needs to start."""
+
+    field: str
+    """The `RolloutSpec` field holding its options: giving that field chooses the strategy."""
+    options: type[BaseModel]
+    """The model of that field."""
+    pairs: bool
+    """Whether one version sees mirrored copies of the other's requests (the judges pair answers)."""
+    moves_traffic: bool
+    """Whether callers may be answered by the candidate: a failure then rolls back rather than fails."""
+    target_kind: str | None
+    """The only kind of target it runs on; None: any."""
+
+    def refused(self, spec: RolloutSpec, stable: int | None, served: Served) -> str | None:
+        """Why the rollout cannot start from what `served` holds (`stable` serving all), or None."""
+
     def start(self, rollout: Rollout) -> Decision:
         """The first step of a Pending rollout."""
 
@@ -31,6 +55,20 @@ class Strategy(Protocol):
 
     def judged_steps(self, spec: RolloutSpec) -> int:
         """How many steps of a rollout are analysed (its alpha is split among them)."""
+
+
+def percent_steps(steps: list[int]) -> list[int]:
+    """`steps` if they are increasing percentages in (0, 100]; else ValueError showing them."""
+    if not steps or any(not 0 < s <= 100 for s in steps) or steps != sorted(set(steps)):
+        raise ValueError(f"steps must be increasing percentages in (0, 100], got {steps}")
+    return steps
+
+
+def already_serving(spec: RolloutSpec, stable: int | None) -> str | None:
+    """Why a strategy that deploys a new version cannot roll out the one serving now, or None."""
+    if stable == spec.candidate:
+        return f"v{spec.candidate} already serves all of {spec.model}'s traffic"
+    return None
 
 
 def moved(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from controller.kuberay.cluster import ClusterChange, IncrementalUpgrade
+from controller.targets.cluster import ClusterChange, IncrementalUpgrade
 
 
 def test_a_plain_change_is_a_new_cluster_switched_to_at_once():
