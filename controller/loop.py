@@ -105,9 +105,8 @@ class Controller:
                 elif now - max(self._looked.get(rollout.id, 0.0), rollout.window_started) >= LOOK_S:
                     self._looked[rollout.id] = now
                     look, _ = self._look(rollout, closing=False)
-                    if look.verdict.failed(
-                        "judge"
-                    ):  # a judge may stop the step at any look; nothing else does
+                    # a judge may stop the step at any look; nothing else does
+                    if look.verdict.failed("judge"):
                         self._decide(next_action(rollout, look.verdict, now), look)
                 return
             try:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from controller.rollouts.state import Phase
-from controller.rollouts.strategies.spec import Decision, moved, succeed
+from controller.rollouts.strategies.spec import Decision, InPlace, moved
 from controller.targets.spec import Served
 
 if TYPE_CHECKING:
@@ -22,11 +22,10 @@ class RollingOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Rolling:
+class Rolling(InPlace):
     field = "rolling"
     options = RollingOptions
-    pairs = False
-    moves_traffic = False
+    passed = "analysis after the update passed"
     target_kind = None
 
     def refused(self, spec: RolloutSpec, stable: int | None, served: Served) -> str | None:
@@ -50,15 +49,3 @@ class Rolling:
             traffic=rollout.traffic,
             options=rollout.spec.options,
         )
-
-    def advance(self, rollout: Rollout, now: float) -> Decision:
-        return succeed(rollout, "analysis after the update passed", rollout.traffic)
-
-    def promote(self, rollout: Rollout, now: float) -> Decision:
-        return succeed(rollout, "promoted by an operator", rollout.traffic)
-
-    def judged_steps(self, spec: RolloutSpec) -> int:
-        return 1
-
-    def analysed(self, rollout: Rollout) -> bool:
-        return rollout.phase == Phase.PROGRESSING

@@ -116,3 +116,25 @@ def only(version: int) -> ModelTraffic:
 def split(stable: int, candidate: int, percent: int) -> ModelTraffic:
     """`percent` of traffic on the candidate, the rest on the stable version."""
     return ModelTraffic(weights={stable: 100 - percent, candidate: percent}, stable=stable)
+
+
+class InPlace:
+    """What the strategies that change the serving version in place share (rolling, upgrade): one
+    change, one analysed step judged against the reference and the ceilings, nobody else's traffic."""
+
+    pairs = False
+    moves_traffic = False
+    passed: str
+    """Why the rollout succeeds once the step's analysis passed."""
+
+    def advance(self, rollout: Rollout, now: float) -> Decision:
+        return succeed(rollout, self.passed, rollout.traffic)
+
+    def promote(self, rollout: Rollout, now: float) -> Decision:
+        return succeed(rollout, "promoted by an operator", rollout.traffic)
+
+    def judged_steps(self, spec: RolloutSpec) -> int:
+        return 1
+
+    def analysed(self, rollout: Rollout) -> bool:
+        return rollout.phase == Phase.PROGRESSING

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from controller.rollouts.state import Phase
-from controller.rollouts.strategies.spec import Decision, moved, succeed
+from controller.rollouts.strategies.spec import Decision, InPlace, moved
 from controller.targets.cluster import ClusterChange
 from controller.targets.spec import Served
 
@@ -16,12 +16,11 @@ if TYPE_CHECKING:
     from controller.rollouts.spec import Rollout, RolloutSpec
 
 
-class Upgrade:
+class Upgrade(InPlace):
     field = "upgrade"
     options = ClusterChange
     """The change is the options: the image, and how the cluster moves to it."""
-    pairs = False
-    moves_traffic = False
+    passed = "analysis on the upgraded cluster passed"
     target_kind = "kuberay"
     """Only a RayService's cluster can be changed."""
 
@@ -49,15 +48,3 @@ class Upgrade:
             traffic=rollout.traffic,
             cluster=change,
         )
-
-    def advance(self, rollout: Rollout, now: float) -> Decision:
-        return succeed(rollout, "analysis on the upgraded cluster passed", rollout.traffic)
-
-    def promote(self, rollout: Rollout, now: float) -> Decision:
-        return succeed(rollout, "promoted by an operator", rollout.traffic)
-
-    def judged_steps(self, spec: RolloutSpec) -> int:
-        return 1
-
-    def analysed(self, rollout: Rollout) -> bool:
-        return rollout.phase == Phase.PROGRESSING
