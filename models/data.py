@@ -49,13 +49,13 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _numeric(column: pa.ChunkedArray) -> bool:
-    kind = column.type
+def is_numeric(kind: pa.DataType) -> bool:
+    """Whether a column of this type holds numbers (pure)."""
     return (
         pa.types.is_integer(kind)
         or pa.types.is_floating(kind)
         or pa.types.is_boolean(kind)
-        or (pa.types.is_decimal(kind))
+        or pa.types.is_decimal(kind)
     )
 
 
@@ -65,7 +65,7 @@ def feature_matrix(table: pa.Table, names: list[str] | None = None) -> tuple[np.
     missing = [n for n in names if n not in table.column_names]
     if missing:
         raise InvalidInput(f"missing feature column(s): {', '.join(missing)}; the model expects {names}")
-    text = [n for n in names if not _numeric(table.column(n))]
+    text = [n for n in names if not is_numeric(table.column(n).type)]
     if text:
         kinds = ", ".join(f"{n} ({table.column(n).type})" for n in text)
         raise InvalidInput(f"non-numeric column(s): {kinds}; every feature must be a number")

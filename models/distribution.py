@@ -8,6 +8,8 @@ buckets.
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from models.labels import anomaly_labels
+
 LEVELS = np.linspace(0.0, 1.0, 101)
 HISTOGRAM_BINS = 20
 
@@ -34,7 +36,7 @@ def describe(scores: np.ndarray, threshold: float) -> ScoreDistribution:
         count=int(scores.size),
         mean=float(scores.mean()),
         std=float(scores.std()),
-        anomaly_rate=float((scores > threshold).mean()),
+        anomaly_rate=float(anomaly_labels(scores, threshold).mean()),
         quantiles=[float(q) for q in np.quantile(scores, LEVELS)],
         histogram_edges=[float(e) for e in edges],
         histogram_counts=[int(c) for c in counts],

@@ -8,6 +8,8 @@ reference bit for bit; the tolerances leave room only for the documented roundin
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from models.labels import anomaly_labels
+
 
 class Tolerance(BaseModel):
     """Limits a compiled scorer must stay within."""
@@ -95,7 +97,7 @@ def compare(
     score_range = float(np.ptp(reference)) if reference.size else 0.0
     relative = max_abs / score_range if score_range > 0 else (0.0 if max_abs == 0 else float("inf"))
     spearman = _spearman(reference, compiled) if reference.size > 1 else 1.0
-    flips = int(((reference > threshold) != (compiled > threshold)).sum())
+    flips = int((anomaly_labels(reference, threshold) != anomaly_labels(compiled, threshold)).sum())
     if not relative <= tolerance.max_relative_diff:
         failures.append(f"max relative difference {relative:.3g} > {tolerance.max_relative_diff:g}")
     if not spearman >= tolerance.min_spearman:

@@ -5,6 +5,7 @@ import numpy as np
 from models import backends
 from models.backends.spec import ScoreFn
 from models.data import as_rows
+from models.labels import anomaly_labels
 from models.manifest import Manifest
 from models.settings import ModelSettings
 from models.store import ModelStore
@@ -37,7 +38,7 @@ class CompiledModel:
 
     def predict(self, X) -> np.ndarray:
         """Labels of rows `X`: 1 = anomaly (score > threshold_), 0 = normal."""
-        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+        return anomaly_labels(self.decision_function(X), self.threshold_)
 
 
 def from_artifact(manifest: Manifest, files: dict[str, bytes], *, warm: bool = True) -> CompiledModel:

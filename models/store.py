@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 
 import fsspec
-from filelock import FileLock
 from fsspec.implementations.local import LocalFileSystem
 from pydantic import ValidationError
 
@@ -155,7 +154,9 @@ class ModelStore:
         else:
             self.fs.mv(source, target, recursive=True)
 
-    def _lock(self, model: str) -> FileLock:
+    def _lock(self, model: str):
+        from filelock import FileLock  # only publishers lock: readers never import it
+
         if self.local:
             return FileLock(self._path(model, ".lock"))
         key = hashlib.sha256(f"{self.uri}/{model}".encode()).hexdigest()[:16]

@@ -39,7 +39,8 @@ class Answer:
 
     def as_arrow(self) -> bytes:
         """An Arrow IPC stream with `score` and `label` columns; model and version in its metadata."""
-        table = pa.table({"score": self.scores, "label": self.labels}).replace_schema_metadata(
+        labels = pa.array(self.labels, pa.int8())  # the answer's wire type: 0 or 1 in one byte
+        table = pa.table({"score": self.scores, "label": labels}).replace_schema_metadata(
             {"model": self.model, "version": str(self.version), "threshold": repr(self.threshold)}
         )
         sink = io.BytesIO()

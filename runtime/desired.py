@@ -12,7 +12,7 @@ waiting for batch-mates only adds latency).
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 from runtime.traffic import TrafficTable
 
@@ -116,10 +116,23 @@ class ScorerOptions(BaseModel):
         return Batching() if self.num_gpus > 0 else NO_BATCHING
 
 
-class GatewayOptions(BaseModel):
-    """Deployment options of the gateway (HTTP ingress, gRPC target, and inline scoring)."""
+class GatewayLimits(BaseModel):
+    """What each gateway replica enforces by itself; part of its `user_config` (`GatewayConfig`), so a
+    change applies in place."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shadow_max_in_flight: int = Field(default=64, ge=1)
+    """Shadow copies in flight per gateway replica; beyond it copies are dropped and counted."""
+    max_body_bytes: int = Field(default=64 * 2**20, ge=1024)
+    max_rows: int = Field(default=100_000, ge=1)
+    max_inline_versions: int = Field(default=8, ge=1)
+    """Versions each gateway replica may hold in memory; more are refused (place some dedicated)."""
+
+
+class GatewayOptions(GatewayLimits):
+    """Options of the gateway (HTTP ingress, gRPC target, and inline scoring): its limits and its
+    Serve deployment's options."""
 
     num_replicas: int = Field(default=1, ge=1)
     autoscaling: Autoscaling | None = None
@@ -127,12 +140,6 @@ class GatewayOptions(BaseModel):
     max_ongoing_requests: int = Field(default=512, ge=1)
     max_queued_requests: int = Field(default=4096, ge=-1)
     num_cpus: float = Field(default=0.5, ge=0)
-    shadow_max_in_flight: int = Field(default=64, ge=1)
-    """Shadow copies in flight per gateway replica; beyond it copies are dropped and counted."""
-    max_body_bytes: int = Field(default=64 * 2**20, ge=1024)
-    max_rows: int = Field(default=100_000, ge=1)
-    max_inline_versions: int = Field(default=8, ge=1)
-    """Versions each gateway replica may hold in memory; more are refused (place some dedicated)."""
 
 
 class DeployedVersion(BaseModel):
@@ -216,3 +223,42 @@ class DesiredState(BaseModel):
     def applications(self) -> list[str]:
         """Every Serve application this state runs: the gateway and the dedicated versions."""
         return [GATEWAY_APP, *(v.app_name for v in self.dedicated)]
+
+
+class GatewayConfig(GatewayLimits):
+    """The gateway's `user_config`: traffic table, where each version is scored, and the limits
+    (replaced whole, atomically). Rendered from the desired state (`gateway_config`), validated by
+    every gateway replica."""
+
+    revision: int = 0
+    """The served record's revision (`runtime.record`) this table was recorded as."""
+    traffic: TrafficTable = Field(default_factory=TrafficTable)
+    store: str = ""
+    versions: list[DeployedVersion] = Field(default_factory=list)
+    """Every version the table routes or mirrors to, with its placement and batching."""
+
+    @field_serializer("versions")
+    def _short(self, versions: list[DeployedVersion]) -> list[dict]:
+        # options left at their defaults are left out: the Serve config stays short and readable
+        return [v.model_dump(mode="json", exclude_defaults=True) for v in versions]
+
+    @model_validator(mode="after")
+    def _complete(self) -> "GatewayConfig":
+        placed = {(v.model, v.version) for v in self.versions}
+        for model, traffic in self.traffic.models.items():
+            missing = [v for v in traffic.versions if (model, v) not in placed]
+            if missing:
+                raise ValueError(f"the table routes {model} to versions it does not place: {missing}")
+        inline = sum(v.inline for v in self.versions)
+        if inline > self.max_inline_versions:
+            raise ValueError(f"{inline} inline versions, over max_inline_versions {self.max_inline_versions}")
+        return self
+
+
+def gateway_config(desired: DesiredState) -> GatewayConfig:
+    """What the gateway's replicas serve `desired` with: its table, versions and limits (pure)."""
+    limits = desired.gateway.model_dump(include=set(GatewayLimits.model_fields))
+    return GatewayConfig(
+        revision=desired.revision, traffic=desired.traffic, store=desired.store, versions=desired.versions,
+        **limits,
+    )  # fmt: skip

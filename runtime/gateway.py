@@ -16,8 +16,9 @@ from ray.serve.exceptions import BackPressureError
 from models.errors import InvalidInput
 from runtime.autoscaling import CPU_SHARE, CpuShare
 from runtime.codec import ARROW, JSON, NPY, Answer, Rows, model_of, parse_json
+from runtime.desired import GatewayConfig
 from runtime.errors import BadRequest, Overloaded, ServingError, grpc_code, http_status
-from runtime.inference import GatewayConfig, Inference
+from runtime.inference import Inference
 from runtime.metrics import GatewayMetrics, ScorerMetrics
 from runtime.placement import Unavailable
 from runtime.rpc import raynomaly_pb2 as pb

@@ -12,48 +12,17 @@ import random
 import time
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.errors import InvalidInput
 from runtime.codec import Answer, Rows
-from runtime.desired import DeployedVersion
+from runtime.desired import GatewayConfig
 from runtime.errors import TooLarge, UnknownModel, VersionNotDeployed, http_status
 from runtime.metrics import GatewayMetrics
 from runtime.placement import PLACEMENTS, Context, Place, VersionScorer
 from runtime.series import CLIENT_ERROR, OK, SERVER_ERROR
-from runtime.traffic import SHADOW, ModelTraffic, Route, TrafficTable, route
+from runtime.traffic import SHADOW, ModelTraffic, Route, route
 
 logger = logging.getLogger("raynomaly.gateway")
-
-
-class GatewayConfig(BaseModel):
-    """The gateway's `user_config`: traffic table, where each version is scored, and limits
-    (replaced whole, atomically)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    revision: int = 0
-    """The served record's revision (`runtime.record`) this table was recorded as."""
-    traffic: TrafficTable = Field(default_factory=TrafficTable)
-    store: str = ""
-    versions: list[DeployedVersion] = Field(default_factory=list)
-    """Every version the table routes or mirrors to, with its placement and batching."""
-    shadow_max_in_flight: int = 64
-    max_body_bytes: int = 64 * 2**20
-    max_rows: int = 100_000
-    max_inline_versions: int = 8
-
-    @model_validator(mode="after")
-    def _complete(self) -> "GatewayConfig":
-        placed = {(v.model, v.version) for v in self.versions}
-        for model, traffic in self.traffic.models.items():
-            missing = [v for v in traffic.versions if (model, v) not in placed]
-            if missing:
-                raise ValueError(f"the table routes {model} to versions it does not place: {missing}")
-        inline = sum(v.inline for v in self.versions)
-        if inline > self.max_inline_versions:
-            raise ValueError(f"{inline} inline versions, over max_inline_versions {self.max_inline_versions}")
-        return self
 
 
 class Inference:

@@ -7,7 +7,7 @@ reached only through the gateway's deployment handles.
 """
 
 from runtime.autoscaling import POLICY
-from runtime.desired import GATEWAY_APP, Autoscaling, DeployedVersion, DesiredState
+from runtime.desired import GATEWAY_APP, Autoscaling, DeployedVersion, DesiredState, gateway_config
 
 GRPC_SERVICER = "runtime.rpc.raynomaly_pb2_grpc.add_InferenceServicer_to_server"
 # Replicas shut down quickly (the default graceful wait, 20 s, makes every removal slow), and a
@@ -55,16 +55,7 @@ def _gateway_app(desired: DesiredState) -> dict:
         "max_ongoing_requests": gateway.max_ongoing_requests,
         "max_queued_requests": gateway.max_queued_requests,
         "ray_actor_options": {"num_cpus": gateway.num_cpus},
-        "user_config": {
-            "revision": desired.revision,
-            "traffic": desired.traffic.model_dump(mode="json"),
-            "store": desired.store,
-            "versions": [v.model_dump(mode="json", exclude_defaults=True) for v in desired.versions],
-            "shadow_max_in_flight": gateway.shadow_max_in_flight,
-            "max_body_bytes": gateway.max_body_bytes,
-            "max_rows": gateway.max_rows,
-            "max_inline_versions": gateway.max_inline_versions,
-        },
+        "user_config": gateway_config(desired).model_dump(mode="json"),
         **_COMMON,
     }
     return {"name": GATEWAY_APP, "route_prefix": "/", "import_path": "runtime.gateway:app",

@@ -12,6 +12,7 @@ import numpy as np
 from ray import serve
 
 from models.distribution import percentiles
+from models.labels import anomaly_labels
 from models.manifest import Manifest
 from models.store import ModelStore
 from runtime.desired import Batching
@@ -81,7 +82,7 @@ class LocalScorer:
         loaded, described = self.loaded, self.description
         self.metrics.record_batch(described.model, described.version, len(rows))
         scores = loaded.score(rows)
-        labels = (scores > described.threshold).astype(np.int8)
+        labels = anomaly_labels(scores, described.threshold)
         positions = percentiles(loaded.manifest.reference, scores)
         if len(parts) == 1:
             self.metrics.record(described.model, described.version, parts[0][0], positions, labels)

@@ -178,10 +178,10 @@ def score_command(
     as_json: JsonOption = False,
 ):
     """Score a file locally with a compiled version (no Ray needed)."""
-    import numpy as np
     import pyarrow as pa
 
     from models.data import feature_matrix, read_table, write_table
+    from models.labels import anomaly_labels
     from models.scorer import from_artifact
 
     name, version = parse_ref(ref)
@@ -193,7 +193,7 @@ def score_command(
     X, _ = feature_matrix(table, manifest.feature_names)
     model = from_artifact(manifest, files, warm=False)
     scores = model.decision_function(X)
-    labels = (scores > model.threshold_).astype(np.int64)
+    labels = anomaly_labels(scores, model.threshold_)
     summary = {
         "model": manifest.model,
         "version": manifest.version,

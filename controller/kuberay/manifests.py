@@ -2,13 +2,17 @@
 (resources, namespace, images, labels, and a configMapGenerator with fixed names), the update that
 `kuberay apply` writes over a live object, and the batch RayJob built from the base's template.
 
-Reading the base (`load`) is the only I/O; everything else is pure and works on copies.
+Reading the base (`load`) is the only I/O; everything else is pure and works on copies. The base is
+package data (`controller/kuberay/base`, a link to the repository's `kuberay/` that a wheel build
+copies), so an installed raynomaly renders the same objects as a source checkout.
 """
 
 import copy
 import re
 import shlex
 from collections.abc import Sequence
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import yaml
@@ -16,7 +20,7 @@ import yaml
 from controller.kuberay.status import ANNOTATION
 from models.store import parse_ref
 
-BASE = Path(__file__).resolve().parents[2] / "kuberay"
+BASE = resources.files("controller.kuberay") / "base"
 IMPLEMENTED = {
     "kustomization.yaml": {
         "apiVersion",
@@ -53,10 +57,13 @@ def _implemented(where: str, fields: dict) -> None:
         )
 
 
-def load(base: Path = BASE) -> tuple[dict, list[dict], dict[str, str]]:
+def load(base: Traversable = BASE) -> tuple[dict, list[dict], dict[str, str]]:
     """(kustomization, the resources' documents in order, the generators' files) read from `base`."""
     if not (base / "kustomization.yaml").is_file():
-        raise ManifestError(f"no kustomize base at {base}: run raynomaly from a source checkout")
+        raise ManifestError(
+            f"no kustomize base at {base}: reinstall raynomaly (its package carries the base), or in a "
+            "source checkout restore the link controller/kuberay/base -> ../../kuberay"
+        )
     kustomization = yaml.safe_load((base / "kustomization.yaml").read_text()) or {}
     documents = []
     for resource in kustomization.get("resources", []):

@@ -37,6 +37,8 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +46,8 @@ import numpy as np
 from controller.analysis.loadtest import LoadTest
 from controller.analysis.verdict import Measurement, Outcome
 
-LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+LOCUSTFILE = resources.files("controller.loadtest") / "locustfile.py"
+"""The package's locustfile (Locust is given a file: `run` makes it one if the package is zipped)."""
 REPORT_PREFIX = "RAYNOMALY_GATE_REPORT "
 """The line the locustfile writes to stderr when the run stops (answered requests, top errors)."""
 STDERR_LINES = 5
@@ -77,12 +80,12 @@ class LocustGate:
         features_of: Callable[[str, int], int],
         timeout_margin_s: float = 60.0,
         *,
-        locustfile: str | Path = LOCUSTFILE,
+        locustfile: str | Traversable = LOCUSTFILE,
     ) -> None:
         self.http_url = http_url.rstrip("/")
         self.features_of = features_of
         self.timeout_margin_s = timeout_margin_s
-        self.locustfile = Path(locustfile)
+        self.locustfile = Path(locustfile) if isinstance(locustfile, str) else locustfile
 
     def __call__(self, loadtest: LoadTest, model: str, version: int) -> list[Measurement]:
         """Run the load test against `model` pinned to `version` and judge it; never raises."""
@@ -98,11 +101,11 @@ class LocustGate:
             return errored(f"load test of {model} v{version}: {e}")
         return judge(loadtest, stats)
 
-    def command(self, loadtest: LoadTest) -> list[str]:
-        """The Locust command line for `loadtest`."""
+    def command(self, loadtest: LoadTest, locustfile: Path) -> list[str]:
+        """The Locust command line for `loadtest` with `locustfile`."""
         users = str(loadtest.users)
         return [
-            sys.executable, "-m", "locust", "-f", str(self.locustfile), "--headless",
+            sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
             "--users", users, "--spawn-rate", users, "--run-time", f"{math.ceil(loadtest.duration_s)}s",
             "--host", self.http_url, "--json", "--only-summary", "--loglevel", "WARNING",
         ]  # fmt: skip
@@ -126,13 +129,21 @@ class LocustGate:
             "RAYNOMALY_GATE_RATE": str(loadtest.rps / loadtest.users) if loadtest.rps else "",
         }
         timeout = loadtest.duration_s + self.timeout_margin_s
-        with tempfile.TemporaryDirectory(prefix="raynomaly-gate-") as cwd:
+        with (
+            resources.as_file(self.locustfile) as locustfile,
+            tempfile.TemporaryDirectory(prefix="raynomaly-gate-") as cwd,
+        ):
             if rows is not None:
                 env["RAYNOMALY_GATE_ROWS"] = str(Path(cwd) / "rows.npy")
                 np.save(env["RAYNOMALY_GATE_ROWS"], np.asarray(rows, dtype=np.float64))
             try:
                 done = subprocess.run(
-                    self.command(loadtest), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+                    self.command(loadtest, locustfile),
+                    cwd=cwd,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
                 )
             except subprocess.TimeoutExpired as e:
                 raise GateError(f"Locust did not finish within {timeout:g} s{tail(e.stderr)}") from None

@@ -1,28 +1,36 @@
 """Numba backend: the (prepared) parameters are the artifact (`params.npz`); kernels score them."""
 
+import importlib
 import io
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
 
-from models.backends.spec import ScoreFn
-from models.detectors.spec import Params
-from models.kernels import ecdf, histogram, linear, neighbors, trees
+from models.backends.spec import Params, ScoreFn
 
+# `module.function` in models.kernels, imported on first use: importing Numba takes ~0.15 s, paid
+# only by a process that compiles or scores with this backend (a store listing or an ONNX scorer never).
 KERNELS = {
-    "iforest": trees.score,
-    "ecod": ecdf.score,
-    "copod": ecdf.score,
-    "hbos": histogram.score,
-    "knn": neighbors.score_knn,
-    "lof": neighbors.score_lof,
-    "pca": linear.score_pca,
-    "ocsvm": linear.score_ocsvm,
+    "iforest": "trees.score",
+    "ecod": "ecdf.score",
+    "copod": "ecdf.score",
+    "hbos": "histogram.score",
+    "knn": "neighbors.score_knn",
+    "lof": "neighbors.score_lof",
+    "pca": "linear.score_pca",
+    "ocsvm": "linear.score_ocsvm",
 }
 
 
 # Layouts that suit a kernel better than the extracted parameters, computed at compile time.
-PREPARE = {"iforest": trees.prepare, "knn": neighbors.prepare, "lof": neighbors.prepare}
+PREPARE = {"iforest": "trees.prepare", "knn": "neighbors.prepare", "lof": "neighbors.prepare"}
+
+
+def kernel(path: str) -> Callable:
+    """The function `module.function` of `models.kernels` (imports its module)."""
+    module, function = path.split(".")
+    return getattr(importlib.import_module(f"models.kernels.{module}"), function)
 
 
 class NumbaBackend:
@@ -38,11 +46,12 @@ class NumbaBackend:
     def compile(self, detector: str, params: Params, n_features: int) -> bytes:
         """The (prepared) parameters as an uncompressed `.npz` (fast to load, no pickles)."""
         buffer = io.BytesIO()
-        np.savez(buffer, **PREPARE.get(detector, dict)(params))
+        prepare = kernel(PREPARE[detector]) if detector in PREPARE else dict
+        np.savez(buffer, **prepare(params))
         return buffer.getvalue()
 
     def load(self, detector: str, artifact: bytes) -> ScoreFn:
         """The detector's kernel bound to the stored parameters."""
         with np.load(io.BytesIO(artifact), allow_pickle=False) as stored:
             params = {name: stored[name] for name in stored.files}
-        return partial(KERNELS[detector], params)
+        return partial(kernel(KERNELS[detector]), params)

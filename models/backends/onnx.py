@@ -1,15 +1,16 @@
 """ONNX Runtime backend: detectors with a fast graph (see `graphs`) become `model.onnx`."""
 
 import numpy as np
-import onnxruntime
 
-from models.backends.spec import ScoreFn
-from models.detectors.spec import Params
+from models.backends.spec import Params, ScoreFn
 
 SUPPORTED = frozenset({"iforest", "pca"})
 
 
-def _session(artifact: bytes) -> onnxruntime.InferenceSession:
+def _session(artifact: bytes):
+    """An ONNX Runtime session over the graph (imported here: only processes that score ONNX pay for it)."""
+    import onnxruntime
+
     options = onnxruntime.SessionOptions()
     # one thread per replica: ORT, Numba and BLAS pools spin and fight on small machines
     options.intra_op_num_threads = 1

@@ -5,7 +5,9 @@ from typing import Protocol
 
 import numpy as np
 
-from models.detectors.spec import Params
+Params = dict[str, np.ndarray]
+"""Backend-neutral compiled parameters: named float64/int64 arrays (scalars as 0-d arrays), what a
+detector extracts and a backend compiles (defined here so that scoring never imports the detectors)."""
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
 """Scores of validated float64, C-contiguous rows; higher is more anomalous."""

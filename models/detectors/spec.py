@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-Params = dict[str, np.ndarray]
-"""Backend-neutral compiled parameters: named float64/int64 arrays (scalars as 0-d arrays)."""
+from models.backends.spec import Params
 
 
 @dataclass(frozen=True)

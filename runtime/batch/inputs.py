@@ -16,8 +16,9 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from pyarrow import csv
 
+from models.data import is_numeric
 from models.errors import InvalidInput
-from runtime.batch.rows import features, is_numeric, is_text
+from runtime.batch.rows import features, is_text
 from runtime.batch.spec import ADDED_COLUMNS
 
 FORMATS: dict[str, Literal["parquet", "csv"]] = {".parquet": "parquet", ".csv": "csv"}

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyarrow as pa
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from models.errors import InvalidInput
 from models.manifest import Manifest
@@ -66,6 +65,9 @@ class _progress:
     """A progress bar of rows scored on stderr (or nothing), as a context giving `advance(rows)`."""
 
     def __init__(self, shown: bool, total: int):
+        # imported here: a scorer process without a terminal does not pay for rich (~30 ms)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
         self._bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                              transient=True) if shown else None  # fmt: skip
         self._total = total

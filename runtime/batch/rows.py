@@ -14,20 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from models.data import is_numeric
 from models.errors import InvalidInput
+from models.labels import anomaly_labels
 
 # What Arrow's string-to-float64 cast accepts, spelled out so that anything else is found row by row
 NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$|^\s*[+-]?(?i:nan|inf|infinity)\s*$"
-
-
-def is_numeric(kind: pa.DataType) -> bool:
-    """Whether a column of this type holds numbers (pure)."""
-    return (
-        pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_boolean(kind)
-        or (pa.types.is_decimal(kind))
-    )
 
 
 def is_text(kind: pa.DataType) -> bool:
@@ -116,13 +108,13 @@ def scored(
     else:
         scores = np.full(batch.num_rows, np.nan)
         scores[good] = model.decision_function(found.matrix[good])
-    labels = (scores > model.threshold_).astype(np.int64)
+    labels = anomaly_labels(scores, model.threshold_)
     unusable = None if good is None else ~good
     table = batch
     for name, column in found.converted.items():
         table = table.set_column(table.column_names.index(name), name, column)
     table = table.append_column("score", pa.array(scores, mask=unusable))
-    table = table.append_column("label", pa.array(labels, mask=unusable))
+    table = table.append_column("label", pa.array(labels, pa.int64(), mask=unusable))
     if with_errors:
         errors = (
             pa.nulls(batch.num_rows, pa.string()) if good is None else pa.array(found.problems, pa.string())

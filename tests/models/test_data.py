@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 from pyarrow import csv, parquet
 
-from models.data import as_rows, feature_matrix, read_table
+from models.data import as_rows, feature_matrix, is_numeric, read_table
 from models.errors import InvalidInput
 
 
@@ -72,3 +72,20 @@ def test_missing_feature_columns_are_named(tmp_path):
 def test_as_rows_refuses_bad_arrays(rows, message):
     with pytest.raises(InvalidInput, match=message):
         as_rows(rows, 3)
+
+
+@pytest.mark.parametrize(
+    ("kind", "numeric"),
+    [
+        pytest.param(pa.int8(), True, id="integer"),
+        pytest.param(pa.uint64(), True, id="unsigned"),
+        pytest.param(pa.float32(), True, id="float"),
+        pytest.param(pa.bool_(), True, id="boolean"),
+        pytest.param(pa.decimal128(10, 2), True, id="decimal"),
+        pytest.param(pa.string(), False, id="text"),
+        pytest.param(pa.timestamp("s"), False, id="timestamp"),
+        pytest.param(pa.list_(pa.float64()), False, id="list"),
+    ],
+)
+def test_numeric_column_types(kind, numeric):
+    assert is_numeric(kind) is numeric

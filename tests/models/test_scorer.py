@@ -26,6 +26,7 @@ def trained(tmp_path_factory):
             TrainRequest("m", detector, str(path), params={"n_neighbors": 3} if detector == "knn" else {}),
             ModelStore(store),
         )
+    train(TrainRequest("o", "iforest", str(path), backend="onnx"), ModelStore(store))
     return store, X
 
 
@@ -57,6 +58,25 @@ def test_scoring_imports_neither_pyod_nor_sklearn(trained):
     )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("ref", "backend", "not_loaded"),
+    [
+        pytest.param("m:1", "numba", "onnxruntime", id="numba-model"),
+        pytest.param("o:1", "onnx", "numba", id="onnx-model"),
+    ],
+)
+def test_a_model_loads_only_its_own_backend(trained, ref, backend, not_loaded):
+    name, version = ref.split(":")
+    program = (
+        "import json, sys, models\n"
+        f"model = models.load({name!r}, version={version}, store={trained[0]!r})\n"
+        "print(json.dumps([model.manifest.backend, sorted({n.split('.')[0] for n in sys.modules})]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    loaded_backend, modules = json.loads(result.stdout)
+    assert loaded_backend == backend and not_loaded not in modules
 
 
 @pytest.mark.parametrize(

@@ -123,6 +123,8 @@ def test_scored_rows_keep_their_columns_and_get_null_scores_where_unusable(files
     assert table.column("a").type == pa.float64() and table.column("a").to_pylist() == [1.0, None, 2.0]
     assert table.column("score").to_pylist()[0] == model.decision_function([[1.0, 1.0, 0.0]])[0]
     assert table.column("score").null_count == table.column("label").null_count == 2
+    assert table.column("label").type == pa.int64()
+    assert table.column("label").to_pylist()[0] == model.predict([[1.0, 1.0, 0.0]])[0]
     assert table.column("error").to_pylist() == [None, "a: not a number ('x')", "b: missing"]
     assert table.schema.metadata == {b"k": b"v"}
 

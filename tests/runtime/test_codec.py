@@ -111,9 +111,10 @@ def test_bad_bodies(make, error, message):
 
 
 def test_answers_round_trip_through_arrow():
-    answer = Answer("fraud", 3, 0.5, np.array([0.1, 0.9]), np.array([0, 1], dtype=np.int8))
+    answer = Answer("fraud", 3, 0.5, np.array([0.1, 0.9]), np.array([0, 1], dtype=np.int64))
     table = pa.ipc.open_stream(answer.as_arrow()).read_all()
     assert table.column("score").to_pylist() == [0.1, 0.9] and table.schema.metadata[b"version"] == b"3"
+    assert table.column("label").type == pa.int8() and table.column("label").to_pylist() == [0, 1]
     assert orjson.loads(answer.as_json()) == {
         "model": "fraud",
         "version": 3,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from runtime.codec import Rows
-from runtime.desired import Batching, DeployedVersion, ScorerOptions
+from runtime.desired import Batching, DeployedVersion, GatewayConfig, ScorerOptions
 from runtime.errors import TooLarge, UnknownModel, VersionNotDeployed
-from runtime.inference import GatewayConfig, Inference
+from runtime.inference import Inference
 from runtime.placement import Unavailable
 from runtime.traffic import ModelTraffic, TrafficTable
 from runtime.version import Description

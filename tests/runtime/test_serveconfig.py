@@ -10,8 +10,11 @@ from runtime.desired import (
     Batching,
     DeployedVersion,
     DesiredState,
+    GatewayConfig,
+    GatewayLimits,
     GatewayOptions,
     ScorerOptions,
+    gateway_config,
 )
 from runtime.serveconfig import render, validate
 from runtime.traffic import ModelTraffic, TrafficTable
@@ -46,6 +49,17 @@ def test_inline_versions_live_in_the_gateway():
     assert user_config["store"] == "/data/models"
     assert user_config["versions"] == [{"model": "fraud", "version": 1}, {"model": "fraud", "version": 2}]
     assert config["http_options"] == {"host": "127.0.0.1", "port": 8000}
+
+
+def test_the_gateways_user_config_is_its_config_with_the_limits_of_its_options():
+    limits = {"shadow_max_in_flight": 3, "max_body_bytes": 4096, "max_rows": 10, "max_inline_versions": 2}
+    assert set(limits) == set(GatewayLimits.model_fields)  # a new limit gets a value here too
+    state = desired(GatewayOptions(num_replicas=2, **limits)).model_copy(update={"revision": 7})
+    user_config = apps(render(state))[GATEWAY_APP]["deployments"][0]["user_config"]
+    config = GatewayConfig.model_validate(user_config)
+    assert config == gateway_config(state)
+    assert config.model_dump(include=set(limits)) == limits and config.revision == 7
+    assert (config.store, config.traffic, config.versions) == (state.store, state.traffic, state.versions)
 
 
 def test_a_dedicated_version_is_its_own_application_without_a_route():
