@@ -138,7 +138,8 @@ def ray_config(paths: dict[str, Path], store: ModelStore, root: Path, config, ba
     job (the fixed cost of any job) and the large input (warm)."""
     import ray
 
-    from runtime.batch import BatchRequest, run_batch
+    from runtime.batch.job import run_batch
+    from runtime.batch.spec import BatchRequest
 
     actors, cpus, per_file = config
     started = time.perf_counter()
@@ -186,7 +187,8 @@ def ray_config(paths: dict[str, Path], store: ModelStore, root: Path, config, ba
 def auto_jobs(paths: dict[str, Path], store: ModelStore, root: Path, loop: dict, batch: int) -> dict:
     """The job as `raynomaly batch score` runs it by default (engine auto), at both sizes, each next to
     a single-process loop run just before it."""
-    from runtime.batch import BatchRequest, run_batch
+    from runtime.batch.job import run_batch
+    from runtime.batch.spec import BatchRequest
 
     found = {}
     for size, source in (("rows", "input"), ("large_rows", "large")):

@@ -39,7 +39,7 @@ def cases(store: Path) -> list[tuple[str, list[str], float]]:
         ("raynomaly --help", [*cli, "--help"], 0.6),
         ("raynomaly rollout status --help", [*cli, "rollout", "status", "--help"], 0.6),
         ("raynomaly models list", [*cli, "models", "list", "--store", str(store)], 0.6),
-        ("batch actor: import runtime.batch.process", ["-c", f"import runtime.batch.process; {PROBE}"], 0.2),
+        ("batch actor: import runtime.batch.scorer", ["-c", f"import runtime.batch.scorer; {PROBE}"], 0.2),
     ]
 
 

@@ -49,7 +49,7 @@ class LocalBatch:
 
     def score(self, request: "BatchRequest", say: Callable[[str], None] | None) -> "BatchReport":
         """Run the job here (in this process or on Ray Data); a progress bar when `say` is given."""
-        from runtime.batch import run_batch  # Ray Data loads only for a job
+        from runtime.batch.job import run_batch  # Ray Data loads only for a job
 
         return run_batch(request, progress=say is not None)
 

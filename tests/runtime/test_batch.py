@@ -15,12 +15,12 @@ from models.errors import InvalidInput, InvalidSpec
 from models.scorer import load
 from models.store import ModelStore
 from models.training import TrainRequest, train
-from runtime.batch import BatchFailed, BatchRequest, run_batch
 from runtime.batch.inputs import format_of, locate_bad_rows, read_inputs, rejected_message
+from runtime.batch.job import run_batch
 from runtime.batch.outputs import Output, PartWriter, verify
 from runtime.batch.ray_data import block_bytes
 from runtime.batch.rows import features, scored
-from runtime.batch.spec import check_capacity, check_row_count, choose_engine
+from runtime.batch.spec import BatchFailed, BatchRequest, check_capacity, check_row_count, choose_engine
 from tests.tables import write_features
 
 FEATURES = ["a", "b", "c"]
