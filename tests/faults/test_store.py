@@ -41,6 +41,8 @@ def test_an_unreadable_store_stops_a_new_gateway_replica_not_the_serving_one(ser
         finally:
             os.rename(f"{store}.away", store)
         back = until(lambda: len(set(replica_pids(served, "gateway")) - {before[0]}) == 2, timeout_s=120)
+        # Serve calls the application healthy again only a while after its replicas are
+        running = until(lambda: served.api.status()["applications"]["gateway"]["status"] == "RUNNING", 120)
         time.sleep(2)
     after = f"{len(replica_pids(served, 'gateway'))} gateway replicas RUNNING once the store was back"
     after += f"; {load.closed} connection(s) closed by a reload"
@@ -51,6 +53,7 @@ def test_an_unreadable_store_stops_a_new_gateway_replica_not_the_serving_one(ser
     assert serving == 1  # the replacement refused; the other replica went on serving
     assert load.failed == 0 and load.statuses[200] > 100, load.statuses
     assert back is not None, "no second gateway replica in 120 s after the store came back"
+    assert running is not None, "the gateway application was not RUNNING 120 s after the store came back"
 
 
 class FullDisk(LocalFileSystem):
