@@ -67,6 +67,7 @@ bench: system setup
 	$(BIN)/python benchmarks/bench_faults.py
 	$(BIN)/python benchmarks/bench_rollout.py
 	$(BIN)/python benchmarks/bench_judgement.py
+	$(BIN)/python benchmarks/bench_startup.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -15,7 +15,17 @@ from models.errors import (
     ModelNotFound,
     ParityFailed,
 )
-from models.scorer import CompiledModel, load
+
+
+def __getattr__(name: str):
+    """`CompiledModel` and `load` on first use: importing `models.errors` or the store (as the
+    command line does) then loads no scorer, NumPy or Arrow."""
+    if name in ("CompiledModel", "load"):
+        from models import scorer
+
+        return getattr(scorer, name)
+    raise AttributeError(f"module 'models' has no attribute {name!r}")
+
 
 __all__ = [
     "CompiledModel",
