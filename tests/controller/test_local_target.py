@@ -5,34 +5,25 @@ the target's terms."""
 import re
 
 import httpx
-import numpy as np
 import pytest
 
 from controller.targets.local import LocalTarget
 from controller.targets.spec import TargetError
 from models.store import ModelStore
-from models.training import TrainRequest, train
 from runtime.conflict import Conflict
 from runtime.desired import DeployedVersion, DesiredState, ScorerOptions
 from runtime.record import read_served, record_served
 from runtime.serving import DeployFailed
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic, TrafficTable
-from tests.runtime.doubles import ServeDouble, running
-from tests.tables import write_features
+from tests.runtime.doubles import ServeDouble, running, two_versions
 
 CANARY = ModelTraffic(weights={1: 90, 2: 10})
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> ModelStore:
-    """fraud:1 and fraud:2."""
-    root = tmp_path_factory.mktemp("local-target")
-    write_features(root / "t.csv", np.random.default_rng(0).normal(size=(100, 2)))
-    store = ModelStore(str(root / "models"))
-    for _ in range(2):
-        train(TrainRequest("fraud", "hbos", str(root / "t.csv")), store)
-    return store
+    return two_versions(tmp_path_factory.mktemp("local-target"))
 
 
 @pytest.fixture

@@ -2,13 +2,18 @@
 dashboard's Serve REST API (`PUT/GET /api/serve/applications/`) and the gateway's `/ready`."""
 
 import json
+from pathlib import Path
 
 import httpx
+import numpy as np
 
+from models.store import ModelStore
+from models.training import TrainRequest, train
 from runtime.desired import DesiredState
 from runtime.record import RuntimeRecord, record_served, write_runtime
 from runtime.serve_api import APPLICATIONS
 from runtime.settings import RuntimeSettings
+from tests.tables import write_features
 
 DASHBOARD = "http://127.0.0.1:8265"
 GATEWAY = "http://127.0.0.1:8000"
@@ -86,3 +91,12 @@ def running(settings: RuntimeSettings, desired: DesiredState) -> DesiredState:
     """Record a runtime `up` started under `settings`, serving `desired`; returns it as recorded."""
     write_runtime(settings, RECORD)
     return record_served(settings, desired, based_on=0)
+
+
+def two_versions(root: Path) -> ModelStore:
+    """A model store under `root` holding fraud:1 and fraud:2 (small HBOS detectors)."""
+    write_features(root / "t.csv", np.random.default_rng(0).normal(size=(100, 2)))
+    store = ModelStore(str(root / "models"))
+    for _ in range(2):
+        train(TrainRequest("fraud", "hbos", str(root / "t.csv")), store)
+    return store

@@ -2,30 +2,21 @@
 each table recorded before it is applied, staged tables waited for before the next, and a
 version moving inline kept dedicated until the gateway scores it."""
 
-import numpy as np
 import pytest
 
 from models.store import ModelStore
-from models.training import TrainRequest, train
 from runtime.desired import DeployedVersion, DesiredState, ScorerOptions
 from runtime.record import read_served
 from runtime.serve_api import ServeApi
 from runtime.serving import put_staged
 from runtime.settings import RuntimeSettings
 from runtime.traffic import ModelTraffic, TrafficTable
-from tests.runtime.doubles import DASHBOARD, ServeDouble, running
-from tests.tables import write_features
+from tests.runtime.doubles import DASHBOARD, ServeDouble, running, two_versions
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> ModelStore:
-    """fraud:1 and fraud:2."""
-    root = tmp_path_factory.mktemp("put")
-    write_features(root / "t.csv", np.random.default_rng(0).normal(size=(100, 2)))
-    store = ModelStore(str(root / "models"))
-    for _ in range(2):
-        train(TrainRequest("fraud", "hbos", str(root / "t.csv")), store)
-    return store
+    return two_versions(tmp_path_factory.mktemp("put"))
 
 
 @pytest.fixture

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import field_validator
 
 from controller.rollouts.state import Phase
 from controller.rollouts.strategies.spec import (
     Decision,
+    StepOptions,
     already_serving,
     moved,
     only,
-    percent_steps,
     split,
     succeed,
 )
@@ -24,17 +24,13 @@ if TYPE_CHECKING:
     from controller.rollouts.spec import Rollout, RolloutSpec
 
 
-class CanaryOptions(BaseModel):
+class CanaryOptions(StepOptions):
     """A canary's steps: percent of live traffic on the candidate at each, the last one 100."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
 
     @field_validator("steps")
     @classmethod
-    def _steps(cls, steps: list[int]) -> list[int]:
-        if percent_steps(steps)[-1] != 100:
+    def _promotes(cls, steps: list[int]) -> list[int]:
+        if steps[-1] != 100:
             raise ValueError(f"a canary's last step must be 100 (the promotion), got {steps}")
         return steps
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from controller.rollouts.state import Phase
-from controller.rollouts.strategies.spec import Decision, already_serving, moved, only, percent_steps, succeed
+from controller.rollouts.strategies.spec import Decision, StepOptions, already_serving, moved, only, succeed
 from controller.targets.spec import Served
 from runtime.traffic import ModelTraffic
 
@@ -16,17 +14,8 @@ if TYPE_CHECKING:
     from controller.rollouts.spec import Rollout, RolloutSpec
 
 
-class ShadowOptions(BaseModel):
+class ShadowOptions(StepOptions):
     """A shadow's steps: percent of live traffic mirrored to the candidate at each."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
-
-    @field_validator("steps")
-    @classmethod
-    def _steps(cls, steps: list[int]) -> list[int]:
-        return percent_steps(steps)
 
 
 class Shadow:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from controller.rollouts.state import Counts, Phase
 from controller.targets.spec import Served
@@ -62,6 +62,19 @@ def percent_steps(steps: list[int]) -> list[int]:
     if not steps or any(not 0 < s <= 100 for s in steps) or steps != sorted(set(steps)):
         raise ValueError(f"steps must be increasing percentages in (0, 100], got {steps}")
     return steps
+
+
+class StepOptions(BaseModel):
+    """Steps in percent of live traffic, increasing, in (0, 100] (canary: moved; shadow: mirrored)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
+
+    @field_validator("steps")
+    @classmethod
+    def _percent(cls, steps: list[int]) -> list[int]:
+        return percent_steps(steps)
 
 
 def already_serving(spec: RolloutSpec, stable: int | None) -> str | None:
