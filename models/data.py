@@ -78,7 +78,12 @@ def feature_matrix(table: pa.Table, names: list[str] | None = None) -> tuple[np.
                 f"column {name!r} has {column.null_count} missing value(s) (empty, NaN or NULL), "
                 f"first at row {row + 1}; every feature must be a finite number"
             )
-        matrix[:, j] = column.cast(pa.float64()).to_numpy()
+        try:
+            matrix[:, j] = column.cast(pa.float64()).to_numpy()
+        except pa.ArrowInvalid as e:  # integers past 2**53, which float64 would round
+            raise InvalidInput(
+                f"column {name!r} cannot be read as float64 without rounding ({e}); send it as floats"
+            ) from e
     check_finite(matrix, names)
     return matrix, names
 

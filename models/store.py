@@ -28,7 +28,7 @@ _FILE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 def check_name(model: str) -> str:
     """`model` if it is a valid model name (also a valid Serve app and Kubernetes name part)."""
-    if not NAME.match(model):
+    if not NAME.fullmatch(model):
         raise InvalidSpec(
             f"invalid model name {model!r}: use 1-40 lowercase letters, digits and single hyphens, "
             "starting and ending with a letter or digit"
@@ -39,7 +39,7 @@ def check_name(model: str) -> str:
 def parse_ref(ref: str) -> tuple[str, int | None]:
     """`name` or `name:version` -> (name, version or None for the latest)."""
     name, _, version = ref.partition(":")
-    if version and not version.isdigit():
+    if version and not (version.isascii() and version.isdigit()):
         raise InvalidSpec(f"invalid model reference {ref!r}: use NAME or NAME:VERSION (an integer)")
     return check_name(name), int(version) if version else None
 
@@ -66,7 +66,7 @@ class ModelStore:
         if not self.fs.exists(self.root):
             return []
         names = [Path(p).name for p in self.fs.ls(self.root, detail=False)]
-        return sorted(n for n in names if NAME.match(n) and self.versions(n))
+        return sorted(n for n in names if NAME.fullmatch(n) and self.versions(n))
 
     def versions(self, model: str) -> list[int]:
         """Published version numbers of `model`, ascending (complete or not)."""
@@ -111,7 +111,7 @@ class ModelStore:
         files = {}
         for name, expected in manifest.files.items():
             path = self._path(model, manifest.version, name)
-            if not _FILE.match(name) or not self.fs.exists(path):
+            if not _FILE.fullmatch(name) or not self.fs.exists(path):
                 raise IntegrityError(f"{path}: missing, the version is half-written; delete it or republish")
             data = self.fs.cat_file(path)
             if hashlib.sha256(data).hexdigest() != expected:

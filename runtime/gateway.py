@@ -6,6 +6,7 @@ Transport adapters only: parse, call `Inference`, answer; errors map to status c
 """
 
 import logging
+from collections.abc import AsyncIterator
 
 import numpy as np
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -15,6 +16,7 @@ from ray.serve.exceptions import BackPressureError
 
 from models.errors import InvalidInput
 from runtime.autoscaling import CPU_SHARE, CpuShare
+from runtime.bodies import read_body
 from runtime.codec import ARROW, JSON, NPY, Answer, Rows, model_of, parse_json
 from runtime.desired import GatewayConfig
 from runtime.errors import BadRequest, Overloaded, ServingError, grpc_code, http_status
@@ -87,11 +89,8 @@ class Gateway:
         self._started = True
 
     async def _body(self, request: Request) -> bytes:
-        declared = int(request.headers.get("content-length") or 0)
-        self.inference.check_body(declared)
-        body = await request.body()
-        self.inference.check_body(len(body))
-        return body
+        limit = self.inference.config.max_body_bytes
+        return await read_body(request.stream(), request.headers.get("content-length"), limit)
 
     def _sticky(self, model: str, headers) -> str | None:
         header = self.inference.traffic(model).sticky_header
@@ -122,7 +121,8 @@ class Gateway:
                 raise BadRequest(
                     "binary batches name their model in the query: /api/v1/predict/batch?model=NAME"
                 )
-            rows = Rows.from_binary(body, content_type)
+            config = self.inference.config
+            rows = Rows.from_binary(body, content_type, config.max_rows, config.max_body_bytes)
         answer = await self.inference.predict(
             model, rows, request.headers.get(PIN_HEADER), self._sticky(model, request.headers)
         )
@@ -144,16 +144,7 @@ class Gateway:
             await websocket.close(code=1008)
             return
         try:
-            while True:
-                message = await websocket.receive_text()
-                try:
-                    document = parse_json(message.encode())
-                    rows = (Rows.from_instances(document["instances"]) if "instances" in document
-                            else Rows.from_features(document.get("features")))  # fmt: skip
-                    answer = await self.inference.predict(model, rows, chosen=chosen)
-                    await websocket.send_text(answer.as_json().decode())
-                except (ServingError, InvalidInput) as e:
-                    await websocket.send_json({"error": str(e), "status": http_status(e)})
+            await stream_messages(websocket, self.inference, model, chosen)
         except WebSocketDisconnect:
             return
 
@@ -202,53 +193,91 @@ class Gateway:
         sticky = metadata.get(header.sticky_header) if header and header.sticky_header else None
         return metadata.get(PIN_HEADER), sticky
 
-    @staticmethod
-    def _response(answer, offset: int = 0) -> pb.PredictResponse:
-        head = {"model": answer.model, "version": answer.version, "threshold": answer.threshold}
-        return pb.PredictResponse(
-            **head, scores=answer.scores.tolist(), labels=answer.labels.tolist(), offset=offset
-        )
-
     async def Predict(self, request: pb.PredictRequest, grpc_context) -> pb.PredictResponse:  # noqa: N802
         """gRPC: one sample."""
 
         async def call():
             pinned, sticky = self._metadata(grpc_context, request.model)
+            self.inference.check_body(request.ByteSize())
             rows = Rows.from_features(list(request.features))
-            return self._response(await self.inference.predict(request.model, rows, pinned, sticky))
+            return _response(await self.inference.predict(request.model, rows, pinned, sticky))
 
         return await self._grpc(call, grpc_context, pb.PredictResponse())
-
-    def _batch_rows(self, request: pb.PredictBatchRequest):
-        if request.n_features == 0 or len(request.values) % request.n_features:
-            raise BadRequest(
-                f"{len(request.values)} values do not split into rows of n_features={request.n_features}"
-            )
-        return np.asarray(request.values, dtype=np.float64).reshape(-1, request.n_features)
 
     async def PredictBatch(self, request: pb.PredictBatchRequest, grpc_context) -> pb.PredictResponse:  # noqa: N802
         """gRPC: many samples, row-major."""
 
         async def call():
             pinned, sticky = self._metadata(grpc_context, request.model)
-            rows = Rows("matrix", self._batch_rows(request))
-            return self._response(await self.inference.predict(request.model, rows, pinned, sticky))
+            rows = Rows("matrix", batch_rows(self.inference, request))
+            return _response(await self.inference.predict(request.model, rows, pinned, sticky))
 
         return await self._grpc(call, grpc_context, pb.PredictResponse())
 
     async def PredictStream(self, request: pb.PredictBatchRequest, grpc_context):  # noqa: N802
         """gRPC: many samples answered in chunks, in order, all by the same version."""
+        pinned, sticky = self._metadata(grpc_context, request.model)
+        async for response in stream_chunks(self.inference, request, pinned, sticky, grpc_context):
+            yield response
+
+
+async def stream_messages(websocket: WebSocket, inference: Inference, model: str, chosen) -> None:
+    """Answer each message of a socket in order: scores, or an error naming what was wrong with that
+    message (a binary frame, bad JSON, bad rows, a failed scoring); the socket stays open."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
         try:
-            pinned, sticky = self._metadata(grpc_context, request.model)
-            chosen = self.inference.route(request.model, pinned, sticky)
-            matrix = self._batch_rows(request)
-            chunk = request.chunk_rows or 1000
-            for offset in range(0, len(matrix), chunk):
-                rows = Rows("matrix", matrix[offset : offset + chunk])
-                yield self._response(await self.inference.predict(request.model, rows, chosen=chosen), offset)
+            if message.get("text") is None:
+                raise BadRequest('send each message as a JSON text frame: {"instances": [[..]]}')
+            document = parse_json(message["text"].encode())
+            rows = (Rows.from_instances(document["instances"]) if "instances" in document
+                    else Rows.from_features(document.get("features")))  # fmt: skip
+            answer = await inference.predict(model, rows, chosen=chosen)
+            await websocket.send_text(answer.as_json().decode())
         except (ServingError, InvalidInput) as e:
-            grpc_context.set_code(grpc_code(e))
-            grpc_context.set_details(str(e))
+            await websocket.send_json({"error": str(e), "status": http_status(e)})
+        except Exception as e:  # one message failed, not the stream: answered, logged, and on it goes
+            logger.exception("a streaming message failed")
+            await websocket.send_json(
+                {"error": f"internal error: {type(e).__name__}: {e}", "status": http_status(e)}
+            )
+
+
+def _response(answer: Answer, offset: int = 0) -> pb.PredictResponse:
+    head = {"model": answer.model, "version": answer.version, "threshold": answer.threshold}
+    scores, labels = answer.scores.tolist(), answer.labels.tolist()
+    return pb.PredictResponse(**head, scores=scores, labels=labels, offset=offset)
+
+
+def batch_rows(inference: Inference, request: pb.PredictBatchRequest) -> np.ndarray:
+    """The row-major values of a batch request as a matrix, within the gateway's limits: its bytes
+    against `max_body_bytes` (Serve's gRPC proxy takes messages up to 2 GiB) and its rows, all of
+    them, against `max_rows`."""
+    inference.check_body(request.ByteSize())
+    if request.n_features == 0 or len(request.values) % request.n_features:
+        raise BadRequest(
+            f"{len(request.values)} values do not split into rows of n_features={request.n_features}"
+        )
+    inference.check_rows(len(request.values) // request.n_features)
+    return np.asarray(request.values, dtype=np.float64).reshape(-1, request.n_features)
+
+
+async def stream_chunks(inference: Inference, request: pb.PredictBatchRequest, pinned: str | None,
+                        sticky: str | None, grpc_context) -> AsyncIterator[pb.PredictResponse]:  # fmt: skip
+    """PredictStream: the request's rows answered in chunks of `chunk_rows`, in order, all by one
+    version; a client's mistake ends the stream with its status code."""
+    try:
+        chosen = inference.route(request.model, pinned, sticky)
+        matrix = batch_rows(inference, request)
+        chunk = request.chunk_rows or 1000
+        for offset in range(0, len(matrix), chunk):
+            rows = Rows("matrix", matrix[offset : offset + chunk])
+            yield _response(await inference.predict(request.model, rows, chosen=chosen), offset)
+    except (ServingError, InvalidInput) as e:
+        grpc_context.set_code(grpc_code(e))
+        grpc_context.set_details(str(e))
 
 
 app = Gateway.bind()

@@ -227,7 +227,7 @@ def batch_job(
     from `store`, built from `template` (pure); `options` are more `batch score` flags (e.g.
     `--concurrency 8`). InvalidSpec for a malformed model reference, ManifestError for a bad name."""
     parse_ref(model_ref)
-    if not DNS_LABEL.match(name):
+    if not DNS_LABEL.fullmatch(name):
         raise ManifestError(f"RayJob name {name!r} is not a DNS-1035 label: lowercase letters, digits, '-'")
     job = copy.deepcopy(template)
     kept = {k: v for k, v in job["metadata"].items() if k in ("namespace", "labels", "annotations")}

@@ -41,7 +41,7 @@ class TargetRef(BaseModel):
         named = {"namespace": self.namespace, "rayservice": self.rayservice}
         if self.kind == "kuberay":
             for key, value in named.items():
-                if value is None or not _DNS_LABEL.match(value):
+                if value is None or not _DNS_LABEL.fullmatch(value):
                     raise ValueError(
                         f"the kuberay target needs --{key}, a lowercase DNS label; got {value!r}"
                     )

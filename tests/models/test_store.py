@@ -148,7 +148,9 @@ def test_valid_names(name):
     assert check_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["", "Fraud", "a--b", "-a", "a-", "a_b", "../etc", "a/b", "x" * 41])
+@pytest.mark.parametrize(
+    "name", ["", "Fraud", "a--b", "-a", "a-", "a_b", "../etc", "a/b", "x" * 41, "evil\n", "a\n"]
+)
 def test_invalid_names(name):
     with pytest.raises(InvalidSpec, match="invalid model name"):
         check_name(name)
@@ -159,6 +161,7 @@ def test_parse_ref(ref, parsed):
     assert parse_ref(ref) == parsed
 
 
-def test_parse_ref_refuses_non_integer_versions():
+@pytest.mark.parametrize("ref", ["fraud:latest", "fraud:\u00b2", "fraud:3\n"])
+def test_parse_ref_refuses_non_integer_versions(ref):
     with pytest.raises(InvalidSpec, match="NAME:VERSION"):
-        parse_ref("fraud:latest")
+        parse_ref(ref)

@@ -21,6 +21,10 @@ def _arrow(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
+def _binary(body: bytes, content_type: str, max_rows: int = 1000, max_bytes: int = 2**20) -> Rows:
+    return Rows.from_binary(body, content_type, max_rows, max_bytes)
+
+
 def _npy(array) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array)
@@ -33,17 +37,23 @@ def _npy(array) -> bytes:
         pytest.param(Rows.from_features([1, 2, 3]), [[1, 2, 3]], id="list"),
         pytest.param(Rows.from_features({"c": 3, "a": 1, "b": 2}), [[1, 2, 3]], id="named-any-order"),
         pytest.param(Rows.from_instances([[1, 2, 3], [4, 5, 6]]), [[1, 2, 3], [4, 5, 6]], id="instances"),
-        pytest.param(Rows.from_binary(_npy(np.array([[1.0, 2, 3]])), NPY), [[1, 2, 3]], id="npy"),
+        pytest.param(_binary(_npy(np.array([[1.0, 2, 3]])), NPY), [[1, 2, 3]], id="npy"),
         pytest.param(
-            Rows.from_binary(_arrow(pa.table({"c": [3.0], "b": [2.0], "a": [1.0]})), ARROW),
+            _binary(_arrow(pa.table({"c": [3.0], "b": [2.0], "a": [1.0]})), ARROW),
             [[1, 2, 3]],
             id="arrow-by-name",
         ),
         pytest.param(
-            Rows.from_binary(_arrow(pa.table({"x": [1.0], "y": [2.0], "z": [3.0]})), ARROW),
+            _binary(_arrow(pa.table({"0": [1.0], "1": [2.0], "2": [3.0]})), ARROW),
             [[1, 2, 3]],
             id="arrow-by-position",
         ),
+        pytest.param(
+            _binary(_arrow(pa.table({"column_0": [1], "column_1": [2], "column_2": [3]})), ARROW),
+            [[1, 2, 3]],
+            id="arrow-by-position-polars",
+        ),
+        pytest.param(Rows.from_instances([[1, 2.5, 18446744073709551615]]), [[1, 2.5, 2.0**64]], id="u64"),
     ],
 )
 def test_rows_become_the_models_matrix(rows, expected):
@@ -80,19 +90,108 @@ def test_rows_become_the_models_matrix(rows, expected):
             "non-finite",
             id="inf",
         ),
+        pytest.param(lambda: _binary(b"junk", NPY), BadRequest, "not a valid .npy array", id="npy"),
+        pytest.param(lambda: _binary(b"junk", ARROW), BadRequest, "not a valid", id="arrow"),
+        pytest.param(lambda: _binary(b"x", "text/csv"), BadRequest, "unsupported content type", id="type"),
         pytest.param(
-            lambda: Rows.from_binary(b"junk", NPY), BadRequest, "not a valid application/x-npy", id="npy"
-        ),
-        pytest.param(lambda: Rows.from_binary(b"junk", ARROW), BadRequest, "not a valid", id="arrow"),
-        pytest.param(
-            lambda: Rows.from_binary(b"x", "text/csv"), BadRequest, "unsupported content type", id="type"
-        ),
-        pytest.param(
-            lambda: Rows.from_binary(_arrow(pa.table({"x": [1.0]})), ARROW).matrix(NAMES),
+            lambda: _binary(_arrow(pa.table({"x": [1.0]})), ARROW).matrix(NAMES),
             BadRequest,
             "expected 3 feature columns",
             id="arrow-width",
         ),
+        pytest.param(
+            lambda: _binary(_arrow(pa.table({"x": [1.0], "y": [2.0], "z": [3.0]})), ARROW).matrix(NAMES),
+            BadRequest,
+            "unknown \\['x', 'y', 'z'\\], missing \\['a', 'b', 'c'\\]",
+            id="arrow-columns-named-neither-as-features-nor-by-position",
+        ),
+        pytest.param(
+            lambda: _binary(_arrow(pa.table({"a": [1.0], "b": [2.0], "c": [3.0], "id": [7]})), ARROW).matrix(
+                NAMES
+            ),
+            BadRequest,
+            "unknown \\['id'\\]",
+            id="arrow-extra-column",
+        ),
+        pytest.param(
+            lambda: _binary(
+                _arrow(pa.Table.from_arrays([pa.array([1.0])] * 3, names=["a", "a", "b"])), ARROW
+            ).matrix(NAMES),
+            BadRequest,
+            "\\['a'\\] appear more than once",
+            id="arrow-repeated-column",
+        ),
+        pytest.param(
+            lambda: _binary(_arrow(pa.table({"a": [2**63 - 1], "b": [1], "c": [1]})), ARROW).matrix(NAMES),
+            InvalidInput,
+            "column 'a' cannot be read as float64 without rounding",
+            id="arrow-int64-max",
+        ),
+        pytest.param(
+            lambda: _binary(_arrow(pa.table({"a": [True], "b": [1], "c": [1]})), ARROW).matrix(NAMES),
+            BadRequest,
+            "non-numeric column\\(s\\): a \\(bool\\)",
+            id="arrow-boolean",
+        ),
+        pytest.param(
+            lambda: Rows.from_instances([[1, "2", 3]]),
+            BadRequest,
+            'row 1 holds a string \\("2"\\)',
+            id="numeric-string",
+        ),
+        pytest.param(
+            lambda: Rows.from_instances([[1, 2, 3], [1, True, 3]]),
+            BadRequest,
+            "row 2 holds a boolean \\(true\\)",
+            id="boolean",
+        ),
+        pytest.param(lambda: Rows.from_features([1, None, 3]), BadRequest, "holds null", id="null"),
+        pytest.param(
+            lambda: Rows.from_features({"a": 1, "b": "2", "c": 3}),
+            BadRequest,
+            "holds a string",
+            id="named-string",
+        ),
+        pytest.param(
+            lambda: parse_json(b'{"model": "m", "features": {"a": 1, "b": 2, "a": 3}}'),
+            BadRequest,
+            "\\['a'\\] appear more than once",
+            id="repeated-feature",
+        ),
+        pytest.param(
+            lambda: parse_json(b'{"model": "m", "model": "n", "instances": []}'),
+            BadRequest,
+            "\\['model'\\] appear more than once",
+            id="repeated-field",
+        ),
+        pytest.param(
+            lambda: parse_json(b'{"model": "m", "meta": {"x": {"k": 1, "k": 2}}}'),
+            BadRequest,
+            "\\['k'\\] appear more than once",
+            id="repeated-nested-key",
+        ),
+        pytest.param(
+            lambda: parse_json(b'{"model": "m", "features": [' + b"9" * 5000 + b"]}"),
+            BadRequest,
+            "not valid JSON",
+            id="5000-digit-int",
+        ),
+        pytest.param(
+            lambda: _binary(_npy(np.zeros((10, 4))).replace(b"(10, 4)", b"(10000000000, 4)"), NPY),
+            BadRequest,
+            "claims shape \\(10000000000, 4\\)",
+            id="npy-header-claims-more-than-the-body",
+        ),
+        *[
+            pytest.param(lambda a=array: _binary(_npy(a), NPY), BadRequest, f"holds {kind}", id=f"npy-{kind}")
+            for kind, array in [
+                ("bool", np.array([[True, False, True]])),
+                ("complex128", np.array([[1 + 1j, 2, 3]])),
+                ("datetime64", np.array([["2020-01-01"] * 3], dtype="datetime64[D]")),
+                ("<U1", np.array([["1", "2", "3"]])),
+                ("object", np.array([[1, 2, 3]], dtype=object)),
+            ]
+        ],
         pytest.param(lambda: parse_json(b"[1, 2]"), BadRequest, "JSON object", id="not-object"),
         pytest.param(lambda: parse_json(b"{"), BadRequest, "not valid JSON", id="broken-json"),
         pytest.param(

@@ -7,9 +7,10 @@ import random
 import numpy as np
 import pytest
 
+from models.errors import InvalidInput
 from runtime.codec import Rows
 from runtime.desired import Batching, DeployedVersion, GatewayConfig, ScorerOptions
-from runtime.errors import TooLarge, UnknownModel, VersionNotDeployed
+from runtime.errors import BadRequest, TooLarge, UnknownModel, VersionNotDeployed, http_status
 from runtime.inference import Inference
 from runtime.placement import Unavailable
 from runtime.traffic import ModelTraffic, TrafficTable
@@ -234,3 +235,53 @@ def test_the_gateway_config_refuses_tables_it_cannot_serve():
         GatewayConfig(traffic=TrafficTable(models={"fraud": ModelTraffic(weights={2: 100})}))
     with pytest.raises(ValueError, match="3 inline versions, over max_inline_versions 2"):
         config(ModelTraffic(weights={1: 50, 2: 50}, shadows={3: 10.0}), max_inline_versions=2)
+
+
+def _hostile_rows() -> dict:
+    import io
+
+    import pyarrow as pa
+
+    def arrow(table):
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return Rows.from_binary(sink.getvalue(), "application/vnd.apache.arrow.stream", 10, 2**20)
+
+    return {
+        "arrow-int64-max": lambda: arrow(pa.table({"a": [2**63 - 1], "b": [1]})),
+        "arrow-repeated-column": lambda: arrow(pa.Table.from_arrays([pa.array([1.0])] * 2, names=["a", "a"])),
+        "arrow-unknown-columns": lambda: arrow(pa.table({"x": [1.0], "y": [2.0]})),
+        "json-boolean": lambda: Rows.from_features([True, 1.0]),
+        "json-string": lambda: Rows.from_instances([[1.0, "2"]]),
+    }
+
+
+@pytest.mark.parametrize("make", _hostile_rows().values(), ids=_hostile_rows().keys())
+def test_hostile_rows_pinned_to_a_canary_never_count_as_its_server_errors(make):
+    inference, metrics, _ = gateway(
+        {1: ScorerDouble(1), 2: ScorerDouble(2)}, ModelTraffic(weights={1: 90, 2: 10})
+    )
+
+    async def run():
+        rows = make()  # refused here (the adapters answer 400) or when the routed version reads them
+        await inference.predict("fraud", rows, "2")
+
+    with pytest.raises((BadRequest, InvalidInput)) as refused:
+        asyncio.run(run())
+    assert 400 <= http_status(refused.value) < 500
+    assert all(outcome != "server_error" for *_, outcome in metrics.records)
+
+
+def test_an_unexpected_failure_reading_rows_is_the_requests_not_the_versions():
+    class Unreadable:
+        num_rows = 1
+
+        @property
+        def column_names(self):
+            raise KeyError("a case the checks missed")
+
+    inference, metrics, _ = gateway({1: ScorerDouble(1)}, ModelTraffic(weights={1: 100}))
+    with pytest.raises(BadRequest, match="the rows could not be read: KeyError"):
+        asyncio.run(inference.predict("fraud", Rows("table", Unreadable())))
+    assert metrics.records == [("fraud", 1, "stable", "client_error")]
