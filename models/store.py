@@ -154,23 +154,17 @@ class ModelStore:
 
     def _makedirs(self, path: str) -> None:
         """Create `path` and its missing parents (0700 on a local disk)."""
-        if not self.local:
-            self.fs.makedirs(path, exist_ok=True)
-            return
-        folder = Path(path)
-        for missing in reversed([f for f in (folder, *folder.parents) if not f.exists()]):
-            missing.mkdir(mode=0o700, exist_ok=True)
-            missing.chmod(0o700)  # mkdir's mode is masked by the umask
+        missing = [f for f in (Path(path), *Path(path).parents) if not f.exists()] if self.local else []
+        self.fs.makedirs(path, exist_ok=True)
+        for folder in missing:
+            folder.chmod(0o700)  # after the fact: mkdir's mode is masked by the umask
 
     def _write(self, path: str, data: bytes) -> None:
-        """Write a new file (0600 on a local disk, never through a link)."""
-        if not self.local:
-            self.fs.pipe_file(path, data)
-            return
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(descriptor, "wb") as f:
-            os.fchmod(descriptor, 0o600)  # open's mode is masked by the umask
-            f.write(data)
+        """Write a file (0600 on a local disk). It is written in a fresh 0700 staging folder, where
+        no one else can open it before its mode is set."""
+        self.fs.pipe_file(path, data)
+        if self.local:
+            os.chmod(path, 0o600)
 
     def _rename(self, source: str, target: str) -> None:
         if self.local:
