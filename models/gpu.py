@@ -5,12 +5,9 @@ the CPU silently (it would hold a GPU and run at CPU speed). GPU paths exist whe
 pays off on large dynamic batches: complete-layout isolation forests today.
 """
 
-import io
-
-import numpy as np
-
+from models.backends.numba import read_params
 from models.backends.spec import ScoreFn
-from models.errors import ModelError
+from models.errors import IntegrityError, ModelError
 from models.manifest import Manifest
 
 GPU_DETECTORS = frozenset({"iforest"})
@@ -39,8 +36,10 @@ def check_gpu_path(manifest: Manifest) -> None:
 def gpu_scorer(manifest: Manifest, artifact: bytes, device: int = 0) -> ScoreFn:
     """The version's scorer on GPU `device`; GpuUnavailable naming the missing piece otherwise."""
     check_gpu_path(manifest)
-    with np.load(io.BytesIO(artifact), allow_pickle=False) as stored:
-        params = {name: stored[name] for name in stored.files}
+    try:
+        params = read_params(artifact)
+    except IntegrityError as e:  # the reader names the file; the version is named here
+        raise IntegrityError(f"{manifest.ref}: {e}") from e
     if "leaf" not in params:
         raise GpuUnavailable(
             f"{manifest.ref}: the forest is too deep for the GPU layout (max_samples above 4096); "

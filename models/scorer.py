@@ -5,6 +5,7 @@ import numpy as np
 from models import backends
 from models.backends.spec import ScoreFn
 from models.data import as_rows
+from models.errors import IntegrityError
 from models.labels import anomaly_labels
 from models.manifest import Manifest
 from models.settings import ModelSettings
@@ -44,7 +45,10 @@ class CompiledModel:
 def from_artifact(manifest: Manifest, files: dict[str, bytes], *, warm: bool = True) -> CompiledModel:
     """A model over verified artifact files; `warm` compiles the kernel now, not on first request."""
     backend = backends.get(manifest.backend)
-    model = CompiledModel(manifest, backend.load(manifest.detector, files[manifest.artifact]))
+    try:
+        model = CompiledModel(manifest, backend.load(manifest.detector, files[manifest.artifact]))
+    except IntegrityError as e:  # the backend names the file; the version is named here
+        raise IntegrityError(f"{manifest.ref}: {e}") from e
     if warm:
         model.decision_function(np.zeros((1, manifest.n_features)))
     return model

@@ -5,13 +5,17 @@ aside (`.staging-*`) and renames it into place under a per-model lock, so reader
 version or none, and concurrent publishers get distinct versions. Reading verifies the manifest
 seal and every file's sha256 and refuses a tampered or half-written version, naming the file.
 The store is a local folder or any fsspec URI; renames are atomic only on local disks, and the
-lock serialises publishers on one host (object stores: one publishing host per model).
+lock serialises publishers on one host (object stores: one publishing host per model). On a local
+disk the store is its owner's alone: folders it creates are 0700 and files 0600, whatever the umask.
 """
 
 import hashlib
+import os
 import re
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import fsspec
@@ -24,6 +28,7 @@ from models.manifest import Manifest
 MANIFEST = "manifest.json"
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-)){0,38}[a-z0-9]$|^[a-z0-9]$")
 _FILE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_VERSION = re.compile(r"[0-9]+")  # ASCII digits: str.isdigit() also takes '²', which int() refuses
 
 
 def check_name(model: str) -> str:
@@ -39,7 +44,7 @@ def check_name(model: str) -> str:
 def parse_ref(ref: str) -> tuple[str, int | None]:
     """`name` or `name:version` -> (name, version or None for the latest)."""
     name, _, version = ref.partition(":")
-    if version and not (version.isascii() and version.isdigit()):
+    if version and not _VERSION.fullmatch(version):
         raise InvalidSpec(f"invalid model reference {ref!r}: use NAME or NAME:VERSION (an integer)")
     return check_name(name), int(version) if version else None
 
@@ -74,7 +79,7 @@ class ModelStore:
         if not self.fs.exists(folder):
             return []
         names = (Path(p).name for p in self.fs.ls(folder, detail=False))
-        return sorted(int(n) for n in names if n.isdigit())
+        return sorted(int(n) for n in names if _VERSION.fullmatch(n))
 
     def resolve(self, model: str, version: int | None = None) -> int:
         """`version`, or the latest one; ModelNotFound if there is none."""
@@ -122,7 +127,6 @@ class ModelStore:
     def publish(self, draft: Manifest, files: dict[str, bytes]) -> Manifest:
         """Store `files` as the next version of `draft.model`; returns the sealed manifest."""
         model = check_name(draft.model)
-        self.fs.makedirs(self._path(model), exist_ok=True)
         with self._lock(model):
             version = (self.versions(model) or [0])[-1] + 1
             manifest = draft.model_copy(
@@ -133,10 +137,10 @@ class ModelStore:
             ).sealed()
             staging = self._path(model, f".staging-{uuid.uuid4().hex}")
             try:
-                self.fs.makedirs(staging)
+                self._makedirs(staging)
                 for name, data in files.items():
-                    self.fs.pipe_file(f"{staging}/{name}", data)
-                self.fs.pipe_file(f"{staging}/{MANIFEST}", manifest.to_json().encode())
+                    self._write(f"{staging}/{name}", data)
+                self._write(f"{staging}/{MANIFEST}", manifest.to_json().encode())
                 self._rename(staging, self._path(model, version))
             except OSError as e:
                 raise StoreWriteFailed(
@@ -148,16 +152,54 @@ class ModelStore:
                     self.fs.rm(staging, recursive=True)
         return manifest
 
+    def _makedirs(self, path: str) -> None:
+        """Create `path` and its missing parents (0700 on a local disk)."""
+        missing = [f for f in (Path(path), *Path(path).parents) if not f.exists()] if self.local else []
+        self.fs.makedirs(path, exist_ok=True)
+        for folder in missing:
+            folder.chmod(0o700)  # after the fact: mkdir's mode is masked by the umask
+
+    def _write(self, path: str, data: bytes) -> None:
+        """Write a file (0600 on a local disk). It is written in a fresh 0700 staging folder, where
+        no one else can open it before its mode is set."""
+        self.fs.pipe_file(path, data)
+        if self.local:
+            os.chmod(path, 0o600)
+
     def _rename(self, source: str, target: str) -> None:
         if self.local:
             Path(source).rename(target)  # atomic on one filesystem; fails if target exists
         else:
             self.fs.mv(source, target, recursive=True)
 
-    def _lock(self, model: str):
+    @contextmanager
+    def _lock(self, model: str) -> Iterator[None]:
+        """Hold the model's publishing lock; StoreWriteFailed if it cannot be had. A local lock file
+        that is a symbolic link is refused, never followed (following it would create or truncate
+        whatever it points to)."""
         from filelock import FileLock  # only publishers lock: readers never import it
 
         if self.local:
-            return FileLock(self._path(model, ".lock"))
-        key = hashlib.sha256(f"{self.uri}/{model}".encode()).hexdigest()[:16]
-        return FileLock(str(Path(tempfile.gettempdir()) / f"raynomaly-store-{key}.lock"))
+            path = self._path(model, ".lock")
+        else:
+            key = hashlib.sha256(f"{self.uri}/{model}".encode()).hexdigest()[:16]
+            path = str(Path(tempfile.gettempdir()) / f"raynomaly-store-{key}.lock")
+        try:
+            if self.local:
+                self._makedirs(self._path(model))
+            if Path(path).is_symlink():
+                raise StoreWriteFailed(
+                    f"{path} is a symbolic link, not the store's lock file; it is never followed. "
+                    "Remove it and publish again"
+                )
+            lock = FileLock(path, mode=0o600)
+            lock.acquire()  # opens without following links (O_NOFOLLOW): a link made meanwhile fails here
+        except OSError as e:
+            raise StoreWriteFailed(
+                f"cannot lock {model} in {self.uri} ({path}): {e.strerror or e}; nothing was published. "
+                "Fix the permissions (or remove what stands at the lock's path) and publish again"
+            ) from e
+        try:
+            yield
+        finally:
+            lock.release()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 
+from runtime import processes
 from runtime.settings import RuntimeSettings
 
 
@@ -37,10 +38,17 @@ def port_in_use(port: int) -> bool:
     return False
 
 
+def private_folder(path: Path) -> Path:
+    """`path`, created if missing and made 0700: the runtime's state is its owner's alone."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)  # also an older folder, and whatever the umask
+    return path
+
+
 def ensure_token(path: Path) -> str:
     """The cluster token, created (random, 0600) on first use."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as f:
             f.write(secrets.token_hex(32))
@@ -96,6 +104,7 @@ def start(settings: RuntimeSettings) -> None:
     taken = [f"{flag} {port}" for flag, port in settings.ports.named().items() if port_in_use(port)]
     if taken:
         raise ClusterError(f"port(s) already in use: {', '.join(taken)}; stop what uses them or pick others")
+    private_folder(settings.state_dir)
     ensure_token(settings.token_path)
     run_folder(settings).mkdir(parents=True, exist_ok=True)
     ports = settings.ports
@@ -113,9 +122,9 @@ def start(settings: RuntimeSettings) -> None:
 
 
 def stop(settings: RuntimeSettings) -> None:
-    """Stop Ray (`ray stop`: every Ray process of this user on this machine) and our HAProxy."""
-    ray = str(Path(sys.executable).with_name("ray"))
-    subprocess.run([ray, "stop", "--force"], env=environment(settings), capture_output=True, timeout=120)
+    """Stop this cluster's Ray processes (those of its GCS port; never another Ray of the machine, as
+    `ray stop` would) and its HAProxy."""
+    processes.end(processes.cluster_processes(processes.running(), settings.ports.gcs))
     _end_haproxy(settings)
     shutil.rmtree(run_folder(settings), ignore_errors=True)
 

@@ -38,6 +38,8 @@ class RuntimeRecord(BaseModel):
     grpc_port: int
     metrics_port: int
     ingress: str
+    gcs_port: int | None = None
+    """Its Ray GCS port, which `down` stops by (None in records written before it was kept)."""
 
 
 class ServedRecord(BaseModel):

@@ -83,7 +83,7 @@ def up(
         cluster.start(settings)
         record = RuntimeRecord(dashboard_url=settings.dashboard_url, http_url=settings.http_url,
                                grpc_port=settings.ports.grpc, metrics_port=settings.ports.metrics,
-                               ingress=settings.ingress)  # fmt: skip
+                               ingress=settings.ingress, gcs_port=settings.ports.gcs)  # fmt: skip
         write_runtime(settings, record)
         status.update("deploying")
         if served_revision(settings) != based_on:  # recorded while Ray started (a controller outlived it)
@@ -126,10 +126,15 @@ def down(
     store: Annotated[str | None, typer.Option(hidden=True)] = None,
     ray_port: Annotated[int | None, typer.Option(help="Ray GCS port of the runtime to stop.")] = None,
 ):
-    """Stop the local runtime (Ray, Serve, HAProxy); the served state stays recorded for `up`."""
+    """Stop the local runtime (Ray, Serve, HAProxy); the served state stays recorded for `up`.
+    Only its own Ray is stopped: the one on --ray-port, else the one `up` recorded, else 6379."""
     from runtime import cluster
+    from runtime.record import read_runtime
 
     settings = _settings(store, gcs=ray_port)
+    recorded = read_runtime(settings) if ray_port is None else None
+    if recorded is not None and recorded.gcs_port is not None:
+        settings = _settings(store, gcs=recorded.gcs_port)
     with err.status("stopping Ray"):
         companion.stop(settings)
         cluster.stop(settings)

@@ -2,12 +2,14 @@
 
 import importlib
 import io
+import zipfile
 from collections.abc import Callable
 from functools import partial
 
 import numpy as np
 
 from models.backends.spec import Params, ScoreFn
+from models.errors import IntegrityError
 
 # `module.function` in models.kernels, imported on first use: importing Numba takes ~0.15 s, paid
 # only by a process that compiles or scores with this backend (a store listing or an ONNX scorer never).
@@ -52,6 +54,24 @@ class NumbaBackend:
 
     def load(self, detector: str, artifact: bytes) -> ScoreFn:
         """The detector's kernel bound to the stored parameters."""
-        with np.load(io.BytesIO(artifact), allow_pickle=False) as stored:
-            params = {name: stored[name] for name in stored.files}
-        return partial(kernel(KERNELS[detector]), params)
+        return partial(kernel(KERNELS[detector]), read_params(artifact))
+
+
+def read_params(artifact: bytes) -> dict[str, np.ndarray]:
+    """The arrays of a `params.npz` artifact; IntegrityError if it is no NumPy archive of plain arrays
+    (pickled objects could run code when loaded: they are refused, never unpickled)."""
+    try:
+        stored = np.load(io.BytesIO(artifact), allow_pickle=False)
+        if not isinstance(stored, np.lib.npyio.NpzFile):  # a bare .npy array
+            raise OSError("a single array, not an archive")
+        with stored:
+            return {name: stored[name] for name in stored.files}
+    except ValueError as e:  # NumPy's refusal of object arrays, which only a pickle can hold
+        raise IntegrityError(
+            "params.npz holds pickled Python objects, which are never loaded; republish the version "
+            "with 'raynomaly models train'"
+        ) from e
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        raise IntegrityError(
+            f"params.npz is not a NumPy archive of arrays ({e}); republish the version"
+        ) from e

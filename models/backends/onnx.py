@@ -3,6 +3,7 @@
 import numpy as np
 
 from models.backends.spec import Params, ScoreFn
+from models.errors import IntegrityError
 
 SUPPORTED = frozenset({"iforest", "pca"})
 
@@ -10,6 +11,7 @@ SUPPORTED = frozenset({"iforest", "pca"})
 def _session(artifact: bytes):
     """An ONNX Runtime session over the graph (imported here: only processes that score ONNX pay for it)."""
     import onnxruntime
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
 
     options = onnxruntime.SessionOptions()
     # one thread per replica: ORT, Numba and BLAS pools spin and fight on small machines
@@ -18,7 +20,10 @@ def _session(artifact: bytes):
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
-    return onnxruntime.InferenceSession(artifact, options, providers=["CPUExecutionProvider"])
+    try:
+        return onnxruntime.InferenceSession(artifact, options, providers=["CPUExecutionProvider"])
+    except (InvalidProtobuf, InvalidGraph, Fail) as e:
+        raise IntegrityError(f"model.onnx is not a loadable ONNX graph ({e}); republish the version") from e
 
 
 class OnnxBackend:

@@ -9,7 +9,7 @@ Arrow's multi-threaded dataset writer, which reorders them.
 """
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import pyarrow as pa
@@ -22,6 +22,7 @@ from ray.data.datasource import Datasink
 
 from models.errors import InvalidInput, ModelError
 from models.manifest import Manifest
+from runtime.batch import private_ray
 from runtime.batch.inputs import Inputs, absolute, csv_options, locate_bad_rows, rejected_message
 from runtime.batch.outputs import Output, writer_options
 from runtime.batch.scorer import BatchScorer
@@ -67,19 +68,28 @@ class OrderedParquet(Datasink[list[int]]):
 @contextmanager
 def ray_session(address: str | None, num_cpus: int) -> Iterator[float]:
     """Ray for one job, yielding the seconds taken to start or join it: the Ray this process already
-    uses, else the cluster at `address`, else a private local Ray with `num_cpus` logical CPUs.
-    What this function started or joined it also shuts down."""
+    uses, else the cluster at `address`, else a private local Ray with `num_cpus` logical CPUs
+    (`private_ray`: 127.0.0.1, its own token). What this function started or joined it also shuts down."""
     if ray.is_initialized():
         yield 0.0
-        return
+    elif address:
+        with _joined(lambda: ray.init(address=address, log_to_driver=False), f" at {address}") as seconds:
+            yield seconds
+    else:
+        with private_ray.job_token() as token:
+            arguments, variables = private_ray.private_ray(num_cpus, token)
+            with private_ray.environment(variables), _joined(lambda: ray.init(**arguments), "") as seconds:
+                yield seconds
+
+
+@contextmanager
+def _joined(start: Callable[[], object], where: str) -> Iterator[float]:
+    """Run `start` (a `ray.init`), yield the seconds it took, and shut Ray down afterwards."""
     started = time.perf_counter()
     try:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+        start()
     except (ConnectionError, RuntimeError, ValueError) as e:
-        raise BatchFailed(f"cannot start or join Ray{f' at {address}' if address else ''}: {e}") from e
+        raise BatchFailed(f"cannot start or join Ray{where}: {e}") from e
     try:
         yield time.perf_counter() - started
     finally:

@@ -89,3 +89,30 @@ def test_a_model_loads_only_its_own_backend(trained, ref, backend, not_loaded):
 )
 def test_store_setting(flag, environ, expected):
     assert ModelSettings.resolve(flag, environ).store == expected
+
+
+@pytest.mark.parametrize(
+    ("backend", "artifact", "message"),
+    [
+        pytest.param("numba", "pickled", "params.npz holds pickled Python objects", id="pickled-params"),
+        pytest.param("numba", b"PK\x03\x04 not a zip", "params.npz is not a NumPy archive", id="broken-npz"),
+        pytest.param("onnx", b"not a graph", "model.onnx is not a loadable ONNX graph", id="broken-onnx"),
+    ],
+)
+def test_an_unreadable_artifact_is_refused_naming_the_version_and_file(tmp_path, backend, artifact, message):
+    import io
+
+    from models.backends import get
+    from models.errors import IntegrityError
+    from models.scorer import from_artifact
+    from tests.models.test_store import draft
+
+    if artifact == "pickled":
+        buffer = io.BytesIO()
+        np.savez(buffer, thresholds=np.array([{"run": "code"}], dtype=object))
+        artifact = buffer.getvalue()
+    manifest = draft().model_copy(update={"backend": backend, "artifact": get(backend).artifact})
+    store = ModelStore(str(tmp_path / "models"))
+    published = store.publish(manifest, {manifest.artifact: artifact})  # checksummed like any version
+    with pytest.raises(IntegrityError, match=f"^fraud:1: {message}"):
+        from_artifact(*store.read("fraud", published.version))

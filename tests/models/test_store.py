@@ -2,13 +2,15 @@
 
 import json
 import multiprocessing
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from models.distribution import describe
-from models.errors import IntegrityError, InvalidSpec, ModelNotFound
+from models.errors import IntegrityError, InvalidSpec, ModelNotFound, StoreWriteFailed
 from models.manifest import Manifest, TrainingSummary
 from models.parity import STRICT, compare
 from models.store import ModelStore, check_name, parse_ref
@@ -161,7 +163,53 @@ def test_parse_ref(ref, parsed):
     assert parse_ref(ref) == parsed
 
 
-@pytest.mark.parametrize("ref", ["fraud:latest", "fraud:\u00b2", "fraud:3\n"])
-def test_parse_ref_refuses_non_integer_versions(ref):
+@pytest.mark.parametrize("version", ["latest", "²", "١٢", "-1", " 1", "3\n"])
+def test_parse_ref_refuses_non_integer_versions(version):
     with pytest.raises(InvalidSpec, match="NAME:VERSION"):
-        parse_ref(ref)
+        parse_ref(f"fraud:{version}")
+
+
+@pytest.mark.parametrize("folder", ["²", "١٢", "3a", ".9"])
+def test_folders_that_are_not_ascii_numbers_are_not_versions(store_uri, folder):
+    store = ModelStore(store_uri)
+    store.publish(draft(), {"params.npz": b"w"})
+    (Path(store_uri) / "fraud" / folder).mkdir()
+    assert store.versions("fraud") == [1] and store.models() == ["fraud"]
+    assert store.publish(draft(), {"params.npz": b"w"}).version == 2
+
+
+def test_a_lock_file_that_is_a_link_is_refused_not_followed(store_uri, tmp_path):
+    store = ModelStore(store_uri)
+    store.publish(draft(), {"params.npz": b"w"})
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    lock = Path(store_uri) / "fraud" / ".lock"
+    lock.unlink()
+    lock.symlink_to(target)
+    with pytest.raises(StoreWriteFailed, match=r"fraud/\.lock is a symbolic link.*Remove it"):
+        store.publish(draft(), {"params.npz": b"w"})
+    assert target.read_text() == "keep me" and store.versions("fraud") == [1]
+
+
+@pytest.fixture
+def open_umask():
+    """The most permissive umask, so that only the store's own modes can keep files private."""
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+def test_a_local_store_is_its_owners_alone_whatever_the_umask(store_uri, open_umask):
+    store = ModelStore(store_uri)
+    store.publish(draft(), {"params.npz": b"w"})
+    root = Path(store_uri)
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert [mode(folder) for folder in (root, root / "fraud", root / "fraud" / "1")] == [0o700] * 3
+    assert {name: mode(root / "fraud" / "1" / name) for name in ("params.npz", "manifest.json")} == {
+        "params.npz": 0o600,
+        "manifest.json": 0o600,
+    }
+    assert mode(root / "fraud" / ".lock") == 0o600

@@ -71,3 +71,18 @@ def test_replicas_are_a_number_or_bounds(text, bounds):
 def test_bad_replica_counts_name_the_form(text):
     with pytest.raises(ValueError, match="--replicas"):
         RuntimeSettings.parse_replicas(text)
+
+
+def test_the_state_folder_is_its_owners_alone_whatever_the_umask(tmp_path):
+    import os
+
+    state = tmp_path / ".raynomaly"
+    state.mkdir(mode=0o755)  # as an earlier version left it
+    previous = os.umask(0)
+    try:
+        cluster.private_folder(state)
+        cluster.ensure_token(state / "ray" / "auth_token")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / "ray").stat().st_mode) == 0o700

@@ -1,6 +1,7 @@
 """`raynomaly models ...`: JSON on stdout only, clear errors with exit code 2, nothing half-published."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,59 @@ def test_the_installed_command_prints_no_traceback(files, store):
     assert result.returncode == 2
     assert "column 'b' has 1 missing value(s) (empty, NaN or NULL), first at row 31" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def publish_pickled_params(store: str) -> int:
+    """A version whose params.npz holds a pickled object (checksummed like any other): its number."""
+    import io
+
+    from models.store import ModelStore
+
+    model_store = ModelStore(store)
+    manifest, _ = model_store.read("fraud", 1)
+    buffer = io.BytesIO()
+    np.savez(buffer, thresholds=np.array([{"run": "code"}], dtype=object))
+    return model_store.publish(
+        manifest.model_copy(update={"version": 0}), {"params.npz": buffer.getvalue()}
+    ).version
+
+
+def link_lock(store: str) -> None:
+    lock = Path(store) / "fraud" / ".lock"
+    lock.unlink(missing_ok=True)
+    lock.symlink_to(Path(store).parent / "elsewhere")
+
+
+@pytest.mark.parametrize(
+    ("damage", "command", "code", "message"),
+    [
+        pytest.param(
+            None, "show fraud:²", 2, "invalid model reference 'fraud:²'", id="version-not-ascii-digits",
+        ),
+        pytest.param(
+            publish_pickled_params, "score fraud:3 --data {data}", 1,
+            "fraud:3: params.npz holds pickled Python objects, which are never loaded", id="pickled-params",
+        ),
+        pytest.param(
+            link_lock, "train --name fraud --detector hbos --data {data}", 1,
+            "fraud/.lock is a symbolic link, not the store's lock file", id="lock-is-a-link",
+        ),
+    ],
+)  # fmt: skip
+def test_a_damaged_store_exits_with_one_line(files, store, tmp_path, damage, command, code, message):
+    copy = str(tmp_path / "models")
+    shutil.copytree(store, copy, symlinks=True)
+    if damage:
+        damage(copy)
+    arguments = command.format(data=files / "train.csv").split()
+    result = runner.invoke(app, ["models", *arguments, "--store", copy])
+    assert result.exit_code == code and isinstance(result.exception, SystemExit)  # not an uncaught error
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_folder_that_is_no_version_number_is_not_listed(store, tmp_path):
+    copy = tmp_path / "models"
+    shutil.copytree(store, copy)
+    (copy / "fraud" / "²").mkdir()
+    listing = json.loads(invoke("models list --json", "--store", str(copy)).stdout)
+    assert next(m for m in listing if m["name"] == "fraud")["versions"] == [1, 2]
