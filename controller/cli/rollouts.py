@@ -280,7 +280,7 @@ def token(
     minted = mint(ensure_secret(settings.secret_path), subject, role, parse_duration(ttl))
     print(minted)
     jti = token_id(minted)
-    err.print(f"token id {jti}: revoke it with 'raynomaly controller token revoke {jti}'")
+    err.print(f"token id {jti}: revoke it with 'raynomaly controller token revoke {jti}'", soft_wrap=True)
 
 
 @token_app.command("revoke")
