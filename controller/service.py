@@ -13,7 +13,7 @@ import httpx
 import uvicorn
 
 from controller.api.app import Services, create_app
-from controller.api.auth import ensure_secret, mint, write_private
+from controller.api.auth import mint
 from controller.api.ratelimit import RateLimiter
 from controller.client import ControllerError
 from controller.loadtest.gate import LocustGate
@@ -22,11 +22,13 @@ from controller.settings import ControllerSettings
 from controller.sources import source_for
 from controller.sources.spec import MetricSource
 from controller.store import open_store
+from controller.store.private import ensure_secret, private_folder, write_private
 from controller.targets.registry import Targets
 from models.store import ModelStore
 from runtime.record import RuntimeRecord, read_running
 
-ADMIN_TOKEN_TTL_S = 90 * 24 * 3600
+ADMIN_TOKEN_TTL_S = 7 * 24 * 3600
+"""The local CLI's admin token: `up` and `controller start` mint a fresh one each time."""
 START_TIMEOUT_S = 60.0
 
 
@@ -52,7 +54,7 @@ def serve(settings: ControllerSettings) -> None:
         targets=targets,
         models=models,
         secret=ensure_secret(settings.secret_path),
-        limiter=RateLimiter(settings.rate_per_s, settings.burst),
+        limiter=RateLimiter(settings.rate_per_s, settings.burst, settings.rate_keys),
         alive=loop.is_alive,
     )
     loop.start()
@@ -60,10 +62,18 @@ def serve(settings: ControllerSettings) -> None:
         "control API on %s:%d, metrics from %s", settings.host, settings.port, source.name
     )
     try:
-        uvicorn.run(create_app(services), host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(create_app(services), **server_options(settings))
     finally:
         stop.set()
         loop.join(timeout=10)
+
+
+def server_options(settings: ControllerSettings) -> dict:
+    """uvicorn's options (pure): proxy headers (X-Forwarded-For) are believed only from the proxies
+    configured, none by default, so a client cannot pick its own address (and rate-limit bucket)."""
+    proxies = ",".join(settings.trusted_proxies)
+    return {"host": settings.host, "port": settings.port, "log_level": "warning",
+            "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies}  # fmt: skip
 
 
 def _source(settings: ControllerSettings, record: RuntimeRecord | None) -> MetricSource:
@@ -81,7 +91,9 @@ def _source(settings: ControllerSettings, record: RuntimeRecord | None) -> Metri
 
 
 def ensure_admin_token(settings: ControllerSettings) -> str:
-    """The signing secret and an admin token for the local CLI, both 0600 (created if missing)."""
+    """The signing secret and an admin token for the local CLI, both 0600 in an 0700 folder; the
+    token is minted anew (valid `ADMIN_TOKEN_TTL_S`) on each call."""
+    private_folder(settings.folder)
     secret = ensure_secret(settings.secret_path)
     write_private(settings.admin_token_path, mint(secret, "local-admin", "admin", ADMIN_TOKEN_TTL_S))
     return settings.admin_token_path.read_text()
@@ -91,7 +103,6 @@ def start_background(settings: ControllerSettings) -> str:
     """Start `raynomaly controller run` detached, wait for /ready, return its URL."""
     ensure_admin_token(settings)
     stop_background(settings)
-    settings.folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "controller.cli", "controller", "run", "--port", str(settings.port)]
     if settings.prometheus_url:
         command += ["--prometheus-url", settings.prometheus_url]

@@ -1,5 +1,6 @@
 """Settings of the controller and its clients, parsed once at the edge (CLI flags, environment)."""
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,11 @@ class ControllerSettings:
     kube_context: str | None = None
     rate_per_s: float = 20.0
     burst: int = 40
+    rate_keys: int = 10_000
+    """Clients whose rate buckets are remembered; the least recently seen is forgotten first."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses of reverse proxies whose X-Forwarded-For is believed (none: the peer's address is
+    the client's, so a client cannot choose its own rate-limit bucket)."""
     tick_s: float = 0.5
 
     @classmethod
@@ -49,6 +55,7 @@ class ControllerSettings:
             "gateway_url": ("RAYNOMALY_GATEWAY_URL", str),
             "rate_per_s": ("RAYNOMALY_RATE_LIMIT", float),
             "burst": ("RAYNOMALY_RATE_BURST", int),
+            "trusted_proxies": ("RAYNOMALY_TRUSTED_PROXIES", comma_separated_ip_addresses),
         }
         values = {}
         for key, (variable, kind) in variables.items():
@@ -57,7 +64,7 @@ class ControllerSettings:
                     values[key] = kind(environ[variable])
                 except ValueError:
                     raise ValueError(
-                        f"{variable}={environ[variable]!r} is not a valid {kind.__name__}"
+                        f"{variable}={environ[variable]!r} is not a valid {kind.__name__.replace('_', ' ')}"
                     ) from None
         values |= {k: v for k, v in flags.items() if v is not None}
         if "port" in values and "url" not in values:
@@ -96,3 +103,11 @@ class ControllerSettings:
         if self.admin_token_path.exists():
             return self.admin_token_path.read_text().strip()
         return None
+
+
+def comma_separated_ip_addresses(text: str) -> tuple[str, ...]:
+    """`10.0.0.1, 10.0.0.2` -> the addresses; ValueError naming one that is not an IP address."""
+    addresses = tuple(a.strip() for a in text.split(",") if a.strip())
+    for address in addresses:
+        ipaddress.ip_address(address)
+    return addresses

@@ -19,6 +19,8 @@ from runtime.traffic import TrafficTable
 INLINE, DEDICATED = "inline", "dedicated"
 DEDICATED_ONLY = ("num_replicas", "autoscaling", "max_ongoing_requests", "max_queued_requests", "num_cpus")
 """Options of a version's own Serve deployment: they mean nothing for an inline version."""
+MAX_REPLICAS, MAX_CPUS, MAX_GPUS = 1024, 256.0, 64.0
+"""Upper bounds of one version's deployment: beyond them a request is a mistake, not a plan."""
 
 
 class Batching(BaseModel):
@@ -43,8 +45,8 @@ class Autoscaling(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    min_replicas: int = Field(default=1, ge=0)
-    max_replicas: int = Field(default=4, ge=1)
+    min_replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
+    max_replicas: int = Field(default=4, ge=1, le=MAX_REPLICAS)
     target_ongoing_requests: float = Field(default=64.0, gt=0)
     upscale_delay_s: float = Field(default=2.0, ge=0)
     downscale_delay_s: float = Field(default=10.0, ge=0)
@@ -74,13 +76,13 @@ class ScorerOptions(BaseModel):
     placement: Literal["inline", "dedicated"] | None = None
     """None: dedicated when it asks for GPUs (or, decided at the edge from its manifest, when it is
     heavy), else inline."""
-    num_replicas: int = Field(default=1, ge=1)
+    num_replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS)
     autoscaling: Autoscaling | None = None
     """When set, replaces `num_replicas`."""
-    max_ongoing_requests: int = Field(default=256, ge=1)
-    max_queued_requests: int = Field(default=2048, ge=-1)
-    num_cpus: float = Field(default=0.5, ge=0)
-    num_gpus: float = Field(default=0.0, ge=0)
+    max_ongoing_requests: int = Field(default=256, ge=1, le=65_536)
+    max_queued_requests: int = Field(default=2048, ge=-1, le=1_000_000)
+    num_cpus: float = Field(default=0.5, ge=0, le=MAX_CPUS)
+    num_gpus: float = Field(default=0.0, ge=0, le=MAX_GPUS)
     """Above 0 the replica scores on a GPU, or refuses to start; never on the CPU instead."""
     batching: Batching | None = None
     """None: off on the CPU (measured: it does not pay for compiled scorers), 64 rows / 5 ms on GPUs."""
@@ -134,7 +136,7 @@ class GatewayOptions(GatewayLimits):
     """Options of the gateway (HTTP ingress, gRPC target, and inline scoring): its limits and its
     Serve deployment's options."""
 
-    num_replicas: int = Field(default=1, ge=1)
+    num_replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS)
     autoscaling: Autoscaling | None = None
     """When set, replaces `num_replicas`: replicas follow ongoing requests."""
     max_ongoing_requests: int = Field(default=512, ge=1)

@@ -1,26 +1,29 @@
 """The control API (FastAPI). Reads go to the store; actions become records or commands that the
 controller loop carries out, so a request never races the loop on the target."""
 
-import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-from controller.api.auth import Forbidden, Principal, authenticate, require
+from controller.api.auth import Forbidden, Principal, Unauthorized, authenticate, check_token_id, require
 from controller.api.errors import STATUS, headers_of, http_status
+from controller.api.openapi import BEARER, CHANGING, PROTECTED
 from controller.api.ratelimit import RateLimiter
+from controller.api.refusals import Refusals
 from controller.api.telemetry import RolloutCollector
-from controller.audit import verify
+from controller.kuberay.manifests import parse_image
 from controller.rollouts.create import new_rollout
 from controller.rollouts.decide import check_command
 from controller.rollouts.flat import nest
 from controller.rollouts.spec import COMMANDS, RolloutSpec
 from controller.store.spec import RolloutStore
+from controller.targets.registry import TARGETS
 from controller.targets.spec import Target, TargetRef
 from models.errors import ModelNotFound
 from models.manifest import Manifest
@@ -28,6 +31,12 @@ from models.store import ModelStore, check_name
 from runtime.conflict import Conflict
 
 UNLIMITED = ("/health", "/ready")
+MIN_INTERVAL_S = 1.0
+"""The shortest analysis window a deploy may ask for: shorter ones only measure noise and load the
+metric source."""
+MAX_AUDIT_PAGE = 10_000
+LAST_SEQ = 2**63 - 1
+"""SQLite's largest integer: the furthest an audit page can start."""
 
 
 @dataclass
@@ -39,6 +48,7 @@ class Services:
     limiter: RateLimiter
     alive: Callable[[], bool]
     clock: Callable[[], float] = time.time
+    refusals: Refusals = field(default_factory=Refusals)
 
 
 class _Deploy(BaseModel):
@@ -55,6 +65,16 @@ class _Deploy(BaseModel):
         if isinstance(data, dict):
             data = {key: value for key, value in data.items() if value is not None}
         return nest(data)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> "_Deploy":
+        interval = getattr(self, "interval_s", MIN_INTERVAL_S)
+        if interval < MIN_INTERVAL_S:
+            raise ValueError(f"interval_s {interval:g}: an analysis window is at least {MIN_INTERVAL_S:g} s")
+        upgrade = getattr(self, "upgrade", None)
+        if upgrade is not None:
+            parse_image(upgrade.image)  # ValueError saying which references are valid
+        return self
 
     def spec(self, model: str) -> RolloutSpec:
         given = self.model_dump(exclude_unset=True, exclude={"version"})
@@ -80,9 +100,24 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="raynomaly control API", version="1")
     store = services.store
 
-    def principal(role: str) -> Callable[[Request], Principal]:
-        def check(request: Request) -> Principal:
-            who = authenticate(services.secret, request.headers.get("authorization"))
+    def identify(request: Request) -> Principal:
+        """The caller's principal (Unauthorized for a missing, bad or revoked token)."""
+        who = authenticate(services.secret, request.headers.get("authorization"))
+        if store.revoked(who.jti):
+            raise Unauthorized(f"the token {who.jti} was revoked; ask an admin for a new one")
+        return who
+
+    def principal(role: str) -> Callable[..., Principal]:
+        def check(request: Request, _=Security(BEARER)) -> Principal:
+            try:
+                who = identify(request)
+            except Unauthorized as refused:
+                count = services.refusals.note(_address(request), services.clock())
+                if count is not None:
+                    detail = {"address": _address(request), "path": request.url.path,
+                              "reason": str(refused)[:200], "refusals": count}  # fmt: skip
+                    store.record_action("anonymous", "unauthorized", None, detail)
+                raise
             try:
                 require(who, role)
             except Forbidden:
@@ -92,14 +127,20 @@ def create_app(services: Services) -> FastAPI:
 
         return check
 
+    def client_key(request: Request) -> str:
+        """Whose rate bucket a request spends: a verified token's subject, else the client's address
+        (so credentials that do not verify, in any spelling, share their sender's bucket)."""
+        try:
+            return f"subject:{identify(request).subject}"
+        except Unauthorized:
+            return f"address:{_address(request)}"
+
     viewer, deployer, admin = principal("viewer"), principal("deployer"), principal("admin")
 
     @app.middleware("http")
     async def rate_limit(request: Request, call_next):
         if request.url.path not in UNLIMITED:
-            credential = request.headers.get("authorization", "")
-            key = hashlib.sha256(credential.encode()).hexdigest()[:16] if credential else request.client.host
-            wait = services.limiter.take(key)
+            wait = services.limiter.take(client_key(request))
             if wait is not None:
                 return JSONResponse(
                     {
@@ -119,7 +160,8 @@ def create_app(services: Services) -> FastAPI:
         app.add_exception_handler(kind, translate)
 
     @app.exception_handler(ValidationError)
-    async def invalid(request: Request, error: ValidationError):
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: ValidationError | RequestValidationError):
         return JSONResponse({"detail": _validation_text(error)}, status_code=422)
 
     @app.get("/health")
@@ -133,44 +175,44 @@ def create_app(services: Services) -> FastAPI:
             return JSONResponse({"status": "the controller loop is not running"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    @app.get("/metrics", dependencies=[Depends(viewer)])
+    @app.get("/metrics", dependencies=[Depends(viewer)], responses=PROTECTED)
     def metrics() -> Response:
         registry = CollectorRegistry()
         registry.register(RolloutCollector(store))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/v1/models", dependencies=[Depends(viewer)])
+    @app.get("/api/v1/models", dependencies=[Depends(viewer)], responses=PROTECTED)
     def models(
         target: str = "local", namespace: str | None = None, rayservice: str | None = None
     ) -> list[dict]:
-        where = services.targets(TargetRef(kind=target, namespace=namespace, rayservice=rayservice))
+        where = _target(services, TargetRef(kind=target, namespace=namespace, rayservice=rayservice))
         return [_model(services, name, where) for name in services.models.models()]
 
-    @app.get("/api/v1/models/{model}/versions", dependencies=[Depends(viewer)])
+    @app.get("/api/v1/models/{model}/versions", dependencies=[Depends(viewer)], responses=PROTECTED)
     def versions(model: str) -> list[dict]:
         check_name(model)
         if model not in services.models.models():
             raise ModelNotFound(f"no model {model!r} in {services.models.uri}")
         return [_version(services.models.manifest(model, v)) for v in services.models.versions(model)]
 
-    @app.post("/api/v1/models/{model}/deploy", status_code=201)
+    @app.post("/api/v1/models/{model}/deploy", status_code=201, responses=CHANGING)
     def deploy(model: str, request: DeployRequest, who: Principal = Depends(deployer)) -> dict:
         check_name(model)
         spec = request.spec(model)
         services.models.manifest(model, spec.candidate)  # refuses unknown or tampered versions
-        rollout = new_rollout(spec, services.targets(spec.target).served(model), services.clock())
+        rollout = new_rollout(spec, _target(services, spec.target).served(model), services.clock())
         return store.create(rollout, who.subject).model_dump(mode="json")
 
-    @app.get("/api/v1/rollouts", dependencies=[Depends(viewer)])
+    @app.get("/api/v1/rollouts", dependencies=[Depends(viewer)], responses=PROTECTED)
     def rollouts(model: str | None = None, active: bool | None = None) -> list[dict]:
         return [r.model_dump(mode="json") for r in store.list(model, active)]
 
-    @app.get("/api/v1/rollouts/{rollout_id}", dependencies=[Depends(viewer)])
+    @app.get("/api/v1/rollouts/{rollout_id}", dependencies=[Depends(viewer)], responses=PROTECTED)
     def rollout(rollout_id: str) -> dict:
         record = _get(store, rollout_id)
         return {"rollout": record.model_dump(mode="json"), "events": store.events(rollout_id)}
 
-    @app.post("/api/v1/rollouts/{rollout_id}/{command}", status_code=202)
+    @app.post("/api/v1/rollouts/{rollout_id}/{command}", status_code=202, responses=CHANGING)
     def command(rollout_id: str, command: str, who: Principal = Depends(deployer)) -> dict:
         if command not in COMMANDS:
             raise LookupError(f"no command {command!r}; use one of {', '.join(COMMANDS)}")
@@ -186,13 +228,40 @@ def create_app(services: Services) -> FastAPI:
             return saved.model_dump(mode="json")
         raise Conflict(f"rollout {rollout_id} kept changing; try the command again")
 
-    @app.get("/api/v1/audit", dependencies=[Depends(admin)])
-    def audit(since: int = 0, limit: int = 1000) -> dict:
+    @app.get("/api/v1/audit", dependencies=[Depends(admin)], responses=PROTECTED)
+    def audit(
+        since: int = Query(0, ge=0, le=LAST_SEQ),
+        limit: int = Query(1000, ge=1, le=MAX_AUDIT_PAGE),
+        full: bool = Query(False, description="Verify the whole log, not only what was added since."),
+    ) -> dict:
         entries = store.audit(since, limit)
-        broken = verify(store.audit(0, 10**9))
-        return {"valid": broken is None, "broken_at": broken, "entries": [vars(e) for e in entries]}
+        verification = store.verify_audit(full)
+        return {
+            "valid": verification.broken_at is None,
+            "broken_at": verification.broken_at,
+            "legacy_until": verification.legacy_until,
+            "entries": [vars(e) for e in entries],
+        }
+
+    @app.post("/api/v1/tokens/{jti}/revoke", responses=PROTECTED)
+    def revoke(jti: str, who: Principal = Depends(admin)) -> dict:
+        """Deny the token with this id (`jti`, printed when it was minted) from now on."""
+        store.revoke(check_token_id(jti), who.subject)
+        return {"jti": jti, "revoked": True}
 
     return app
+
+
+def _address(request: Request) -> str:
+    """The client's address (a proxy's X-Forwarded-For only where the service trusts that proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _target(services: Services, ref: TargetRef) -> Target:
+    """The target `ref` names; ValueError (a client's mistake) listing the targets there are."""
+    if ref.kind not in TARGETS:
+        raise ValueError(f"unknown target {ref.kind!r}; choose one of {', '.join(TARGETS)}")
+    return services.targets(ref)
 
 
 def _get(store: RolloutStore, rollout_id: str):
@@ -217,5 +286,5 @@ def _version(manifest: Manifest) -> dict:
     return manifest.model_dump(mode="json", include=keys)
 
 
-def _validation_text(error: ValidationError) -> str:
+def _validation_text(error: ValidationError | RequestValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors())

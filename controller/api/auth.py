@@ -1,20 +1,25 @@
-"""Bearer tokens: HS256 JWTs carrying a subject and a role (viewer < deployer < admin).
+"""Bearer tokens: HS256 JWTs carrying a subject, a role (viewer < deployer < admin) and an id
+(`jti`) by which the token can be revoked.
 
 `up` creates the signing secret and an admin token, both 0600; other tokens are minted from the
-secret (`raynomaly controller token`). Expired, forged or malformed tokens are all 401.
+secret (`raynomaly controller token`), for at most `MAX_TTL_S`. Expired, forged, malformed or
+revoked tokens are all 401.
 """
 
-import os
+import math
+import re
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import jwt
 
 ROLES = {"viewer": 0, "deployer": 1, "admin": 2}
 ISSUER = "raynomaly"
 ALGORITHM = "HS256"
+MAX_TTL_S = 90 * 24 * 3600
+"""The longest a token lives: a leaked token expires by itself within this (revoke it sooner)."""
+TOKEN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class Unauthorized(Exception):
@@ -29,33 +34,36 @@ class Forbidden(Exception):
 class Principal:
     subject: str
     role: str
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write `text` readable by the owner only (created 0600, never world-readable in between)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_suffix(".tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-    temporary.replace(path)
-
-
-def ensure_secret(path: Path) -> str:
-    """The signing secret, created (256 random bits, 0600) if missing."""
-    if not path.exists():
-        write_private(path, secrets.token_hex(32))
-    return path.read_text().strip()
+    jti: str
+    """The token's id: what `raynomaly controller token revoke` takes."""
 
 
 def mint(secret: str, subject: str, role: str, ttl_s: float, now: float | None = None) -> str:
-    """A signed token for `subject` with `role`, valid for `ttl_s` seconds."""
+    """A signed token for `subject` with `role` and a fresh id, valid for `ttl_s` seconds (at most
+    `MAX_TTL_S`); ValueError naming the bound."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if not math.isfinite(ttl_s) or ttl_s > MAX_TTL_S:
+        raise ValueError(
+            f"a token lives at most {MAX_TTL_S // 86400} days ({MAX_TTL_S} s), not {ttl_s:g} s; "
+            "mint a shorter one and mint again when it expires"
+        )
     issued = int(now if now is not None else time.time())
-    claims = {"sub": subject, "role": role, "iss": ISSUER, "iat": issued, "exp": issued + int(ttl_s)}
+    claims = {"sub": subject, "role": role, "iss": ISSUER, "iat": issued, "exp": issued + int(ttl_s),
+              "jti": secrets.token_hex(8)}  # fmt: skip
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def token_id(token: str) -> str:
+    """The id of a token this controller minted (not verified: for showing it to its owner)."""
+    return jwt.decode(token, options={"verify_signature": False})["jti"]
+
+
+def check_token_id(jti: str) -> str:
+    """`jti` if it can be a token's id; ValueError saying where ids come from."""
+    if not TOKEN_ID.fullmatch(jti):
+        raise ValueError(f"token id {jti!r}: give the id printed when the token was minted")
+    return jti
 
 
 def authenticate(secret: str, header: str | None) -> Principal:
@@ -67,7 +75,7 @@ def authenticate(secret: str, header: str | None) -> Principal:
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub"]}
+            token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub", "jti"]}
         )
     except jwt.ExpiredSignatureError:
         raise Unauthorized(
@@ -75,9 +83,10 @@ def authenticate(secret: str, header: str | None) -> Principal:
         ) from None
     except jwt.InvalidTokenError as e:
         raise Unauthorized(f"the token is not valid ({e})") from None
-    if claims.get("role") not in ROLES:
-        raise Unauthorized(f"the token's role {claims.get('role')!r} is not one of {', '.join(ROLES)}")
-    return Principal(claims["sub"], claims["role"])
+    role = claims.get("role")
+    if not isinstance(role, str) or role not in ROLES:  # a list is unhashable: check the type first
+        raise Unauthorized(f"the token's role {role!r} is not one of {', '.join(ROLES)}")
+    return Principal(claims["sub"], role, claims["jti"])
 
 
 def require(principal: Principal, role: str) -> None:

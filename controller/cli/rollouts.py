@@ -14,14 +14,16 @@ from rich.live import Live
 from rich.table import Table
 
 from controller.analysis.loadtest import LoadTest, parse_duration
-from controller.api.auth import ensure_secret, mint
-from controller.cli.errors import reports_errors
+from controller.api.auth import check_token_id, mint, token_id
+from controller.cli.errors import err, reports_errors
 from controller.cli.options import JsonOption, out
 from controller.cli.rollout_view import view
 from controller.client import ControlClient
 from controller.rollouts.spec import COMMANDS, TERMINAL, Phase
 from controller.rollouts.strategies import STRATEGIES, strategy_for
 from controller.settings import ControllerSettings
+from controller.store import open_store
+from controller.store.private import ensure_secret
 from controller.targets.cluster import IncrementalUpgrade
 from controller.targets.spec import TargetRef
 
@@ -260,16 +262,37 @@ def stop():
     out.print("controller stopped")
 
 
-@controller_app.command("token")
+token_app = typer.Typer(help="Mint a token signed with the local controller's secret, or revoke one.")
+
+
+@token_app.callback(invoke_without_command=True)
 @reports_errors
 def token(
+    context: typer.Context,
     role: Annotated[str, typer.Option(help="viewer, deployer or admin.")] = "viewer",
     subject: Annotated[str, typer.Option(help="Who the token is for (shows in the audit log).")] = "user",
-    ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 1h or 30m.")] = "24h",
+    ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 1h or 30m; at most 90 days.")] = "24h",
 ):
-    """Mint a token signed with the local controller's secret (prints it on stdout)."""
+    """Mint a token (printed on stdout, its id on stderr); 'token revoke ID' revokes one."""
+    if context.invoked_subcommand is not None:
+        return
     settings = ControllerSettings.resolve()
-    print(mint(ensure_secret(settings.secret_path), subject, role, parse_duration(ttl)))
+    minted = mint(ensure_secret(settings.secret_path), subject, role, parse_duration(ttl))
+    print(minted)
+    jti = token_id(minted)
+    err.print(f"token id {jti}: revoke it with 'raynomaly controller token revoke {jti}'", soft_wrap=True)
+
+
+@token_app.command("revoke")
+@reports_errors
+def revoke(jti: Annotated[str, typer.Argument(help="The token's id, printed when it was minted.")]):
+    """Revoke a token in the local controller's store: from now on it gets 401."""
+    settings = ControllerSettings.resolve()
+    open_store(str(settings.database)).revoke(check_token_id(jti), "local-admin")
+    out.print(f"token {jti} revoked")
+
+
+controller_app.add_typer(token_app, name="token")
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from controller.analysis.verdict import Verdict
-from controller.audit import AuditEntry
+from controller.audit import AuditEntry, Verification
 from controller.rollouts.spec import Rollout
 
 
@@ -39,3 +39,12 @@ class RolloutStore(Protocol):
 
     def audit(self, since: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """Audit entries from `since` on, oldest first."""
+
+    def verify_audit(self, full: bool = False) -> Verification:
+        """The audit log checked against the store's key: from the last verified entry on, or whole."""
+
+    def revoke(self, jti: str, actor: str) -> None:
+        """Deny the token with this id from now on; audited."""
+
+    def revoked(self, jti: str) -> bool:
+        """Whether the token with this id was revoked."""

@@ -1,8 +1,9 @@
 """SQLite rollout store: one file, WAL mode (readers never block the loop), one transaction per
 decision so a record, its events and its audit entry persist together or not at all.
 
-The audit table refuses UPDATE and DELETE through triggers; the hash chain shows any edit made
-around them.
+The audit table refuses UPDATE and DELETE through triggers; the keyed chain shows any edit made
+around them. Its key lives beside the database (`<file>.audit_key`); the file, its WAL and the key
+are owner-only, in an owner-only folder.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import time
 from pathlib import Path
 
 from controller.analysis.verdict import VERDICT, Verdict
-from controller.audit import GENESIS, AuditEntry, entry_hash
+from controller.audit import GENESIS, AuditEntry, Checkpoint, Verification, entry_mac, is_keyed, verify
 from controller.rollouts.spec import Rollout
+from controller.store.private import ensure_secret, private_folder, tighten
 from controller.store.spec import StoreError
 from runtime.conflict import Conflict
 
 STORED = {"stored": True}
 """Validation context of a record read back: fields retired since it was written are dropped."""
+PAGE = 10_000
+"""Audit entries read at once while verifying."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rollouts (
     id TEXT PRIMARY KEY, model TEXT NOT NULL, active INTEGER NOT NULL,
@@ -33,6 +37,8 @@ CREATE INDEX IF NOT EXISTS events_by_rollout ON events(rollout, seq);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, ts REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     rollout TEXT, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS revoked (
+    jti TEXT PRIMARY KEY, ts REAL NOT NULL, actor TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -46,10 +52,29 @@ class SqliteStore:
 
     def __init__(self, path: str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
+        key_path = self.path.with_name(self.path.name + ".audit_key")
+        sealing = not key_path.exists()
+        self._key = ensure_secret(key_path).encode()
         self._local = threading.local()
+        self._verified, self._verifying = Checkpoint(), threading.Lock()
         with self._connection() as db:
             db.executescript(SCHEMA)
+        self._tighten()
+        if sealing:
+            self._seal_legacy()
+
+    def _tighten(self) -> None:
+        """The database and its WAL files owner-only (SQLite creates them with the umask's mode)."""
+        tighten(self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm")))
+
+    def _seal_legacy(self) -> None:
+        """A log written without a key (an earlier release) gets a keyed entry on top as the key is
+        created, so from here on the log verifies only with the key."""
+        last = self.audit(self._last_seq(), 1)
+        if last and not is_keyed(last[0], self._key):
+            detail = {"legacy_until": last[0].seq, "note": "entries up to here are chained without a key"}
+            self.record_action("controller", "audit-keyed", None, detail)
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -58,6 +83,7 @@ class SqliteStore:
                 db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")  # a recorded decision survives a power cut
+                self._tighten()  # the -wal and -shm files appear with the first connection
             except sqlite3.Error as e:
                 raise StoreError(f"cannot open the rollout store {self.path}: {e}") from e
             self._local.db = db
@@ -152,7 +178,7 @@ class SqliteStore:
         seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
         ts = round(time.time(), 6)
         detail = json.loads(json.dumps(detail))  # what is hashed is exactly what is stored
-        digest = entry_hash(prev_hash, seq, ts, actor, action, rollout, detail)
+        digest = entry_mac(self._key, prev_hash, seq, ts, actor, action, rollout, detail)
         db.execute(
             "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (seq, ts, actor, action, rollout, json.dumps(detail), prev_hash, digest),
@@ -162,6 +188,38 @@ class SqliteStore:
         """An audit entry for an action that changes no record (e.g. a refused request)."""
         with self._transaction() as db:
             self._append_audit(db, actor, action, rollout, detail)
+
+    def verify_audit(self, full: bool = False) -> Verification:
+        """The audit log verified from the last verified entry on (an edit before it shows on the
+        next `full` check or restart); the whole log when `full`, or when that entry's MAC changed
+        (the log was rewritten)."""
+        with self._verifying:
+            point = Checkpoint() if full else self._verified
+            if point.seq and [e.hash for e in self.audit(point.seq, 1)] != [point.hash]:
+                point = Checkpoint()
+            while True:
+                page = self.audit(point.seq + 1, PAGE)
+                result = verify(page, self._key, point, final=len(page) < PAGE)
+                if result.broken_at is not None or len(page) < PAGE:
+                    break
+                point = result.checkpoint
+            if result.broken_at is None:
+                self._verified = result.checkpoint
+            return result
+
+    def _last_seq(self) -> int:
+        row = self._connection().execute("SELECT MAX(seq) FROM audit").fetchone()
+        return row[0] or 0
+
+    def revoke(self, jti: str, actor: str) -> None:
+        """Deny the token with id `jti` from now on (revoking it twice is harmless), audited."""
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO revoked VALUES (?, ?, ?)", (jti, time.time(), actor))
+            self._append_audit(db, actor, "revoke-token", None, {"jti": jti})
+
+    def revoked(self, jti: str) -> bool:
+        row = self._connection().execute("SELECT 1 FROM revoked WHERE jti = ?", (jti,)).fetchone()
+        return row is not None
 
 
 class _Transaction:

@@ -1,4 +1,4 @@
-"""The SQLite rollout store and the hash-chained audit log."""
+"""The SQLite rollout store, its owner-only files, token revocations and the keyed audit chain."""
 
 import json
 import math
@@ -7,11 +7,12 @@ import sqlite3
 import pytest
 
 from controller.analysis.verdict import Look, Measurement, Outcome, Verdict
-from controller.audit import verify
+from controller.audit import GENESIS, legacy_hash
 from controller.rollouts.spec import Phase
 from controller.rollouts.strategies import STRATEGIES
 from controller.store import open_store
 from controller.store.spec import StoreError
+from controller.store.sqlite import SCHEMA
 from runtime.conflict import Conflict
 from tests.controller.factories import rollout
 
@@ -100,14 +101,14 @@ def test_audit_chain_verifies_and_shows_an_edited_entry(store, tmp_path):
     store.save(first.model_copy(update={"command": "abort"}), "bob", "abort", [], {"why": "test"})
     entries = store.audit()
     assert [(e.actor, e.action) for e in entries] == [("alice", "create"), ("bob", "abort")]
-    assert verify(entries) is None
+    assert store.verify_audit().broken_at is None
     db = sqlite3.connect(tmp_path / "rollouts.db")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         db.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 1")
     db.execute("DROP TRIGGER audit_no_update")  # someone with file access goes around the trigger
     db.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 1")
     db.commit()
-    assert verify(store.audit()) == 1
+    assert store.verify_audit(full=True).broken_at == 1
 
 
 def test_a_removed_audit_entry_shows(store, tmp_path):
@@ -118,9 +119,82 @@ def test_a_removed_audit_entry_shows(store, tmp_path):
     db.execute("DROP TRIGGER audit_no_delete")
     db.execute("DELETE FROM audit WHERE seq = 2")
     db.commit()
-    assert verify(store.audit()) == 3
+    assert store.verify_audit().broken_at == 3
 
 
 def test_unknown_store_scheme_names_the_valid_ones():
     with pytest.raises(ValueError, match="choose one of sqlite"):
         open_store("postgres://db/rollouts")
+
+
+def _rechain(path, entries) -> None:
+    """What an editor with the file but not the key can do: rewrite rows on a plain sha256 chain."""
+    db = sqlite3.connect(path)
+    for trigger in ("audit_no_update", "audit_no_delete"):
+        db.execute(f"DROP TRIGGER {trigger}")
+    db.execute("DELETE FROM audit")
+    previous = GENESIS
+    for seq, (actor, action) in enumerate(entries, start=1):
+        digest = legacy_hash(previous, seq, 1.0, actor, action, None, {})
+        db.execute(
+            "INSERT INTO audit VALUES (?, 1.0, ?, ?, NULL, '{}', ?, ?)",
+            (seq, actor, action, previous, digest),
+        )
+        previous = digest
+    db.commit()
+
+
+def test_a_log_rechained_without_the_key_does_not_verify(store, tmp_path):
+    first = store.create(rollout(), "alice")
+    store.save(first, "bob", "abort", [], {})
+    assert store.verify_audit().broken_at is None
+    _rechain(tmp_path / "rollouts.db", [("mallory", "create"), ("bob", "abort")])
+    assert store.verify_audit().broken_at == 2
+    assert open_store(str(tmp_path / "rollouts.db")).verify_audit().broken_at == 2  # after a restart too
+
+
+def test_a_log_of_an_earlier_release_reads_as_legacy_up_to_the_keyed_seal(tmp_path):
+    path = tmp_path / "rollouts.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA)
+    _rechain(path, [("alice", "create"), ("bob", "abort")])
+    store = open_store(str(path))
+    store.record_action("carol", "denied", None, {})
+    verification = store.verify_audit()
+    assert (verification.broken_at, verification.legacy_until) == (None, 2)
+    assert [e.action for e in store.audit()] == ["create", "abort", "audit-keyed", "denied"]
+
+
+def test_verification_goes_on_from_the_verified_entry_and_sees_it_rewritten(store, tmp_path):
+    first = store.create(rollout(), "alice")
+    assert store.verify_audit().checkpoint.seq == 1
+    store.save(first, "bob", "pause", [], {})
+    assert store.verify_audit().checkpoint.seq == 2
+    db = sqlite3.connect(tmp_path / "rollouts.db")
+    db.execute("DROP TRIGGER audit_no_update")
+    db.execute("UPDATE audit SET hash = ? WHERE seq = 2", ("f" * 64,))
+    db.commit()
+    assert store.verify_audit().broken_at == 2
+
+
+def test_the_store_and_its_key_are_owner_only_in_an_owner_only_folder(tmp_path):
+    import os
+
+    folder = tmp_path / "state"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    (folder / "rollouts.db").touch(mode=0o644)  # as an earlier release left it
+    store = open_store(str(folder / "rollouts.db"))
+    store.create(rollout(), "alice")
+    assert folder.stat().st_mode & 0o777 == 0o700
+    for name in ("rollouts.db", "rollouts.db-wal", "rollouts.db-shm", "rollouts.db.audit_key"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o600, name
+
+
+def test_revoked_tokens_are_remembered_and_audited(store):
+    assert not store.revoked("abc")
+    store.revoke("abc", "root")
+    store.revoke("abc", "root")
+    assert store.revoked("abc") and not store.revoked("abd")
+    last = store.audit()[-1]
+    assert (last.actor, last.action, last.detail) == ("root", "revoke-token", {"jti": "abc"})
