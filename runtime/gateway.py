@@ -40,9 +40,12 @@ def _error(error: Exception) -> JSONResponse:
     return JSONResponse({"error": detail, "status": status}, status_code=status, headers=headers)
 
 
+# Every function the class uses is defined before it: `serve.ingress` pickles the class with the
+# module's globals as they are when the class is decorated, so a later one is missing in a replica.
+
+
 def _json(answer: Answer) -> Response:
-    """An answer as JSON (defined before the class: `serve.ingress` freezes the routes, pickled, when
-    the class is decorated)."""
+    """An answer as JSON."""
     return Response(answer.as_json(), media_type=JSON)
 
 
@@ -51,6 +54,65 @@ for _kind in (ServingError, InvalidInput):
 api.add_exception_handler(
     BackPressureError, lambda request, error: _error(Overloaded(f"overloaded: {error}"))
 )
+
+
+async def stream_messages(websocket: WebSocket, inference: Inference, model: str, chosen) -> None:
+    """Answer each message of a socket in order: scores, or an error naming what was wrong with that
+    message (a binary frame, bad JSON, bad rows, a failed scoring); the socket stays open."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        try:
+            if message.get("text") is None:
+                raise BadRequest('send each message as a JSON text frame: {"instances": [[..]]}')
+            document = parse_json(message["text"].encode())
+            rows = (Rows.from_instances(document["instances"]) if "instances" in document
+                    else Rows.from_features(document.get("features")))  # fmt: skip
+            answer = await inference.predict(model, rows, chosen=chosen)
+            await websocket.send_text(answer.as_json().decode())
+        except (ServingError, InvalidInput) as e:
+            await websocket.send_json({"error": str(e), "status": http_status(e)})
+        except Exception as e:  # one message failed, not the stream: answered, logged, and on it goes
+            logger.exception("a streaming message failed")
+            await websocket.send_json(
+                {"error": f"internal error: {type(e).__name__}: {e}", "status": http_status(e)}
+            )
+
+
+def _response(answer: Answer, offset: int = 0) -> pb.PredictResponse:
+    head = {"model": answer.model, "version": answer.version, "threshold": answer.threshold}
+    scores, labels = answer.scores.tolist(), answer.labels.tolist()
+    return pb.PredictResponse(**head, scores=scores, labels=labels, offset=offset)
+
+
+def batch_rows(inference: Inference, request: pb.PredictBatchRequest) -> np.ndarray:
+    """The row-major values of a batch request as a matrix, within the gateway's limits: its bytes
+    against `max_body_bytes` (Serve's gRPC proxy takes messages up to 2 GiB) and its rows, all of
+    them, against `max_rows`."""
+    inference.check_body(request.ByteSize())
+    if request.n_features == 0 or len(request.values) % request.n_features:
+        raise BadRequest(
+            f"{len(request.values)} values do not split into rows of n_features={request.n_features}"
+        )
+    inference.check_rows(len(request.values) // request.n_features)
+    return np.asarray(request.values, dtype=np.float64).reshape(-1, request.n_features)
+
+
+async def stream_chunks(inference: Inference, request: pb.PredictBatchRequest, pinned: str | None,
+                        sticky: str | None, grpc_context) -> AsyncIterator[pb.PredictResponse]:  # fmt: skip
+    """PredictStream: the request's rows answered in chunks of `chunk_rows`, in order, all by one
+    version; a client's mistake ends the stream with its status code."""
+    try:
+        chosen = inference.route(request.model, pinned, sticky)
+        matrix = batch_rows(inference, request)
+        chunk = request.chunk_rows or 1000
+        for offset in range(0, len(matrix), chunk):
+            rows = Rows("matrix", matrix[offset : offset + chunk])
+            yield _response(await inference.predict(request.model, rows, chosen=chosen), offset)
+    except (ServingError, InvalidInput) as e:
+        grpc_context.set_code(grpc_code(e))
+        grpc_context.set_details(str(e))
 
 
 @serve.deployment
@@ -219,65 +281,6 @@ class Gateway:
         pinned, sticky = self._metadata(grpc_context, request.model)
         async for response in stream_chunks(self.inference, request, pinned, sticky, grpc_context):
             yield response
-
-
-async def stream_messages(websocket: WebSocket, inference: Inference, model: str, chosen) -> None:
-    """Answer each message of a socket in order: scores, or an error naming what was wrong with that
-    message (a binary frame, bad JSON, bad rows, a failed scoring); the socket stays open."""
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", 1000))
-        try:
-            if message.get("text") is None:
-                raise BadRequest('send each message as a JSON text frame: {"instances": [[..]]}')
-            document = parse_json(message["text"].encode())
-            rows = (Rows.from_instances(document["instances"]) if "instances" in document
-                    else Rows.from_features(document.get("features")))  # fmt: skip
-            answer = await inference.predict(model, rows, chosen=chosen)
-            await websocket.send_text(answer.as_json().decode())
-        except (ServingError, InvalidInput) as e:
-            await websocket.send_json({"error": str(e), "status": http_status(e)})
-        except Exception as e:  # one message failed, not the stream: answered, logged, and on it goes
-            logger.exception("a streaming message failed")
-            await websocket.send_json(
-                {"error": f"internal error: {type(e).__name__}: {e}", "status": http_status(e)}
-            )
-
-
-def _response(answer: Answer, offset: int = 0) -> pb.PredictResponse:
-    head = {"model": answer.model, "version": answer.version, "threshold": answer.threshold}
-    scores, labels = answer.scores.tolist(), answer.labels.tolist()
-    return pb.PredictResponse(**head, scores=scores, labels=labels, offset=offset)
-
-
-def batch_rows(inference: Inference, request: pb.PredictBatchRequest) -> np.ndarray:
-    """The row-major values of a batch request as a matrix, within the gateway's limits: its bytes
-    against `max_body_bytes` (Serve's gRPC proxy takes messages up to 2 GiB) and its rows, all of
-    them, against `max_rows`."""
-    inference.check_body(request.ByteSize())
-    if request.n_features == 0 or len(request.values) % request.n_features:
-        raise BadRequest(
-            f"{len(request.values)} values do not split into rows of n_features={request.n_features}"
-        )
-    inference.check_rows(len(request.values) // request.n_features)
-    return np.asarray(request.values, dtype=np.float64).reshape(-1, request.n_features)
-
-
-async def stream_chunks(inference: Inference, request: pb.PredictBatchRequest, pinned: str | None,
-                        sticky: str | None, grpc_context) -> AsyncIterator[pb.PredictResponse]:  # fmt: skip
-    """PredictStream: the request's rows answered in chunks of `chunk_rows`, in order, all by one
-    version; a client's mistake ends the stream with its status code."""
-    try:
-        chosen = inference.route(request.model, pinned, sticky)
-        matrix = batch_rows(inference, request)
-        chunk = request.chunk_rows or 1000
-        for offset in range(0, len(matrix), chunk):
-            rows = Rows("matrix", matrix[offset : offset + chunk])
-            yield _response(await inference.predict(request.model, rows, chosen=chosen), offset)
-    except (ServingError, InvalidInput) as e:
-        grpc_context.set_code(grpc_code(e))
-        grpc_context.set_details(str(e))
 
 
 app = Gateway.bind()

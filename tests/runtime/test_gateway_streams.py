@@ -65,3 +65,22 @@ def test_a_websocket_answers_each_bad_message_and_stays_open():
         assert socket.receive_json()["status"] == 400
         socket.send_text('{"features": [1.0, 2.0]}')
         assert socket.receive_json()["scores"] == [4.0]
+
+
+def test_every_module_function_the_gateway_class_uses_is_defined_before_it():
+    """`serve.ingress` pickles the class with the module's globals as they are when it is decorated:
+    a function defined after the class is missing in a replica (NameError on the first request)."""
+    import ast
+    from pathlib import Path
+
+    import runtime.gateway
+
+    tree = ast.parse(Path(runtime.gateway.__file__).read_text())
+    gateway = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Gateway")
+    defined_after = {
+        n.name
+        for n in tree.body[tree.body.index(gateway) + 1 :]
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+    used = {n.id for n in ast.walk(gateway) if isinstance(n, ast.Name)}
+    assert used & defined_after == set()

@@ -183,7 +183,12 @@ def test_a_mixed_inline_and_dedicated_table_moves_both_ways_under_load(served):
             "predict", {"model": "fraud", "features": [1.0, 2.0]}, {}, 400, "expected 8 features", id="width"
         ),
         pytest.param(
-            "predict", {"model": "fraud", "features": [1.0] * 7 + ["NaN"]}, {}, 400, "non-finite", id="nan"
+            "predict",
+            {"model": "fraud", "features": [1.0] * 7 + ["NaN"]},
+            {},
+            400,
+            "holds a string",
+            id="nan",
         ),
         pytest.param(
             "predict", {"model": "nope", "features": ROW}, {}, 404, "is not served", id="unknown-model"
