@@ -5,11 +5,14 @@ before it is refused (413) or found malformed (400).
 
 import io
 import math
+import struct
 from collections.abc import AsyncIterator
+from tokenize import TokenError
 
 import numpy as np
 import pyarrow as pa
 
+from runtime.arrowframes import claims
 from runtime.errors import BadRequest, TooLarge
 
 NUMBER_KINDS = {"i": "integer", "u": "unsigned integer", "f": "float"}
@@ -39,8 +42,10 @@ async def read_body(chunks: AsyncIterator[bytes], declared: str | None, limit: i
 
 def read_arrow(body: bytes, max_rows: int, max_bytes: int) -> pa.Table:
     """The table of an Arrow IPC stream, or TooLarge at the first record batch that takes the rows
-    or the decoded bytes past the limits: a compressed body is never unpacked whole first."""
+    or the decoded bytes past the limits: what each batch claims is checked before any is decoded, so
+    a small compressed body that would unpack to gigabytes is refused without being unpacked."""
     try:
+        _check_claims(body, max_rows, max_bytes)
         reader = pa.ipc.open_stream(body)
         batches, rows, decoded = [], 0, 0
         for batch in reader:
@@ -50,8 +55,20 @@ def read_arrow(body: bytes, max_rows: int, max_bytes: int) -> pa.Table:
             check_size(decoded, max_bytes, "decoded Arrow data")
             batches.append(batch)
         return pa.Table.from_batches(batches, reader.schema)
-    except (pa.ArrowException, ValueError, OSError, EOFError) as e:
+    except (pa.ArrowException, ValueError, OSError, EOFError, struct.error, IndexError) as e:
         raise BadRequest(f"the body is not a valid Arrow IPC stream: {e}") from None
+
+
+def _check_claims(body: bytes, max_rows: int, max_bytes: int) -> None:
+    """TooLarge at the first message that takes the rows or decoded bytes the stream's batches
+    claim past the limits (nothing is decoded)."""
+    rows, decoded = 0, 0
+    for message in pa.ipc.MessageReader.open_stream(body):
+        batch_rows, batch_bytes = claims(message)
+        rows, decoded = rows + batch_rows, decoded + batch_bytes
+        if rows > max_rows:
+            raise TooLarge(f"over {max_rows:,} rows per request; send smaller batches")
+        check_size(decoded, max_bytes, "decoded Arrow data")
 
 
 def read_npy(body: bytes) -> np.ndarray:
@@ -65,13 +82,16 @@ def read_npy(body: bytes) -> np.ndarray:
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)  # fmt: skip
         shape, _, dtype = read_header(stream)
-    except (ValueError, OSError, EOFError, SyntaxError) as e:
+    except (ValueError, OSError, EOFError, SyntaxError, TokenError, RecursionError) as e:
+        # NumPy parses the header as a Python literal: a malformed one fails as Python would
         raise BadRequest(f"the body is not a valid .npy array: {e}") from None
     if dtype.kind not in NUMBER_KINDS or dtype.hasobject:
         raise BadRequest(
             f"the .npy array holds {dtype} values; every feature must be a number: "
             "send an integer or float array (e.g. X.astype('float64'))"
         )
+    if len(shape) != 2:  # a 0-d array has no rows to count
+        raise BadRequest(f"the .npy array has shape {shape}; expected a 2-D array (rows, features)")
     claimed, present = math.prod(shape) * dtype.itemsize, len(body) - stream.tell()
     if claimed != present:
         raise BadRequest(

@@ -102,9 +102,13 @@ def _numbers(rows) -> None:
     if set(map(type, chain.from_iterable(rows))) <= {int, float}:
         return
     row, value = next((i, v) for i, r in enumerate(rows) for v in r if type(v) not in (int, float))
+    try:
+        shown = orjson.dumps(value).decode()[:40]
+    except orjson.JSONEncodeError:  # orjson reads 1,024 levels of nesting but writes only 255
+        shown = "nested too deep to show"
     raise BadRequest(
         f"row {row + 1} holds {JSON_KINDS.get(type(value), type(value).__name__)} "
-        f'({orjson.dumps(value).decode()[:40]}); every feature must be a JSON number, e.g. 1.5 not "1.5"'
+        f'({shown}); every feature must be a JSON number, e.g. 1.5 not "1.5"'
     )
 
 
