@@ -42,3 +42,6 @@ class ControlClient:
 
     def post(self, path: str, body: dict | None = None):
         return self.call("POST", path, json=body)
+
+    def delete(self, path: str, **params):
+        return self.call("DELETE", path, params={k: v for k, v in params.items() if v is not None})

@@ -7,6 +7,8 @@ seal and every file's sha256 and refuses a tampered or half-written version, nam
 The store is a local folder or any fsspec URI; renames are atomic only on local disks, and the
 lock serialises publishers on one host (object stores: one publishing host per model). On a local
 disk the store is its owner's alone: folders it creates are 0700 and files 0600, whatever the umask.
+Deleting a version renames it aside (`.deleting-*`) under the same lock before removing it, so a
+reader sees the version whole or not at all; deleting a model's last version removes its folder.
 """
 
 import hashlib
@@ -152,6 +154,30 @@ class ModelStore:
                     self.fs.rm(staging, recursive=True)
         return manifest
 
+    def delete(self, model: str, version: int) -> None:
+        """Remove one version (whole or half-written) under the model's lock; ModelNotFound if it is
+        not there, StoreWriteFailed (nothing deleted) if it cannot be moved aside. Whether anything
+        still uses the version is the caller's to check."""
+        model = check_name(model)
+        with self._lock(model):
+            self.resolve(model, version)  # under the lock: a version deleted meanwhile is not found
+            doomed = self._path(model, f".deleting-{uuid.uuid4().hex}")
+            try:
+                self._rename(self._path(model, version), doomed)
+            except OSError as e:
+                raise StoreWriteFailed(
+                    f"cannot delete {model} version {version} from {self.uri}: {e.strerror or e}; nothing "
+                    "was deleted. Fix the permissions and delete again"
+                ) from e
+            remains = doomed if self.versions(model) else self._path(model)  # the last: the model too
+            try:
+                self.fs.rm(remains, recursive=True)
+            except OSError as e:
+                raise StoreWriteFailed(
+                    f"{model} version {version} is deleted, but its files remain in {remains}: "
+                    f"{e.strerror or e}; remove that folder"
+                ) from e
+
     def _makedirs(self, path: str) -> None:
         """Create `path` and its missing parents (0700 on a local disk)."""
         missing = [f for f in (Path(path), *Path(path).parents) if not f.exists()] if self.local else []
@@ -180,13 +206,15 @@ class ModelStore:
         from filelock import FileLock  # only publishers lock: readers never import it
 
         if self.local:
-            path = self._path(model, ".lock")
+            # Beside the model's folder, not in it: deleting the last version removes the folder,
+            # and a lock file removed while others wait on it would let two holders in.
+            path = self._path(f".{model}.lock")
         else:
             key = hashlib.sha256(f"{self.uri}/{model}".encode()).hexdigest()[:16]
             path = str(Path(tempfile.gettempdir()) / f"raynomaly-store-{key}.lock")
         try:
             if self.local:
-                self._makedirs(self._path(model))
+                self._makedirs(self.root)
             if Path(path).is_symlink():
                 raise StoreWriteFailed(
                     f"{path} is a symbolic link, not the store's lock file; it is never followed. "

@@ -18,7 +18,7 @@ import pyarrow as pa
 from models.data import as_rows, feature_matrix
 from models.errors import InvalidInput
 from runtime.bodies import read_arrow, read_npy
-from runtime.errors import BadRequest, ServingError
+from runtime.errors import BadRequest, ServingError, unquoted
 
 logger = logging.getLogger("raynomaly.gateway")
 
@@ -169,7 +169,7 @@ class Rows:
         except (ServingError, InvalidInput):
             raise
         except Exception as e:  # a gap in the checks above: answered 400 and logged to be closed
-            logger.exception("rows of a request could not be read")
+            logger.error("rows of a request could not be read: %s", unquoted(e))
             raise BadRequest(f"the rows could not be read: {type(e).__name__}: {e}") from e
 
     def _matrix(self, feature_names: list[str]) -> np.ndarray:

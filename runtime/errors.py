@@ -3,6 +3,9 @@
 A client's mistake is a 4xx (INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED), never a 500.
 """
 
+import traceback
+from pathlib import Path
+
 import grpc
 
 from models.errors import InvalidInput
@@ -61,3 +64,12 @@ def http_status(error: Exception) -> int:
 def grpc_code(error: Exception) -> grpc.StatusCode:
     """The gRPC status code of an error; unexpected ones are INTERNAL."""
     return _codes(error)[1]
+
+
+def unquoted(error: BaseException) -> str:
+    """How a request's unexpected failure is logged: its kind and where it was raised, never its
+    message, which may quote the request's rows (the caller is answered with the message; no
+    request data is ever written to the logs)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    return f"{type(error).__name__}{where}"

@@ -19,7 +19,7 @@ from runtime.autoscaling import CPU_SHARE, CpuShare
 from runtime.bodies import read_body
 from runtime.codec import ARROW, JSON, NPY, Answer, Rows, model_of, parse_json
 from runtime.desired import GatewayConfig
-from runtime.errors import BadRequest, Overloaded, ServingError, grpc_code, http_status
+from runtime.errors import BadRequest, Overloaded, ServingError, grpc_code, http_status, unquoted
 from runtime.inference import Inference
 from runtime.metrics import GatewayMetrics, ScorerMetrics
 from runtime.placement import Unavailable
@@ -74,7 +74,7 @@ async def stream_messages(websocket: WebSocket, inference: Inference, model: str
         except (ServingError, InvalidInput) as e:
             await websocket.send_json({"error": str(e), "status": http_status(e)})
         except Exception as e:  # one message failed, not the stream: answered, logged, and on it goes
-            logger.exception("a streaming message failed")
+            logger.error("a streaming message failed: %s", unquoted(e))
             await websocket.send_json(
                 {"error": f"internal error: {type(e).__name__}: {e}", "status": http_status(e)}
             )

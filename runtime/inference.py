@@ -16,7 +16,7 @@ import numpy as np
 from models.errors import InvalidInput
 from runtime.codec import Answer, Rows
 from runtime.desired import GatewayConfig
-from runtime.errors import TooLarge, UnknownModel, VersionNotDeployed, http_status
+from runtime.errors import ServingError, TooLarge, UnknownModel, VersionNotDeployed, http_status, unquoted
 from runtime.metrics import GatewayMetrics
 from runtime.placement import PLACEMENTS, Context, Place, VersionScorer
 from runtime.series import CLIENT_ERROR, OK, SERVER_ERROR
@@ -144,7 +144,8 @@ class Inference:
             _, labels = await scorer.score(matrix, SHADOW)
         except Exception as e:  # a shadow never changes the caller's answer; it is counted and logged
             outcome = CLIENT_ERROR if 400 <= http_status(e) < 500 else SERVER_ERROR
-            logger.warning("shadow copy to %s:%s failed: %s", model, version, e)
+            said = e if isinstance(e, ServingError | InvalidInput) else unquoted(e)  # ours quote no rows
+            logger.warning("shadow copy to %s:%s failed: %s", model, version, said)
         finally:
             self._shadows_in_flight -= 1
             self._metrics.record(model, version, SHADOW, outcome, (time.perf_counter() - started) * 1000)

@@ -1,17 +1,19 @@
 """The control API (FastAPI). Reads go to the store; actions become records or commands that the
 controller loop carries out, so a request never races the loop on the target."""
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fastapi import Depends, FastAPI, Query, Request, Security
+from fastapi import Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from controller.api.auth import Forbidden, Principal, Unauthorized, authenticate, check_token_id, require
+from controller.api.deletion import delete_versions
 from controller.api.errors import STATUS, headers_of, http_status
 from controller.api.openapi import BEARER, CHANGING, PROTECTED
 from controller.api.ratelimit import RateLimiter
@@ -99,6 +101,9 @@ DeployRequest = create_model(
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="raynomaly control API", version="1")
     store = services.store
+    versions_change = threading.Lock()
+    """Held by deploy and delete from check to write, so a version is never deleted between a
+    deploy's check that it exists and the rollout that names it."""
 
     def identify(request: Request) -> Principal:
         """The caller's principal (Unauthorized for a missing, bad or revoked token)."""
@@ -199,9 +204,44 @@ def create_app(services: Services) -> FastAPI:
     def deploy(model: str, request: DeployRequest, who: Principal = Depends(deployer)) -> dict:
         check_name(model)
         spec = request.spec(model)
-        services.models.manifest(model, spec.candidate)  # refuses unknown or tampered versions
-        rollout = new_rollout(spec, _target(services, spec.target).served(model), services.clock())
-        return store.create(rollout, who.subject).model_dump(mode="json")
+        with versions_change:
+            services.models.manifest(model, spec.candidate)  # refuses unknown or tampered versions
+            rollout = new_rollout(spec, _target(services, spec.target).served(model), services.clock())
+            return store.create(rollout, who.subject).model_dump(mode="json")
+
+    def delete(model: str, version: int | None, ref: TargetRef, who: Principal) -> dict:
+        check_name(model)
+        where = _target(services, ref)
+        with versions_change:
+            chosen = [version] if version is not None else services.models.versions(model)
+            if not chosen:
+                raise ModelNotFound(f"no model {model!r} in {services.models.uri}")
+            deleted = delete_versions(model, chosen, services.models, store, where, who.subject)
+        return {"model": model, "deleted": deleted, "remaining": services.models.versions(model)}
+
+    @app.delete("/api/v1/models/{model}/versions/{version}", responses=CHANGING)
+    def delete_version(
+        model: str,
+        version: int = Path(ge=1),
+        target: str = "local",
+        namespace: str | None = None,
+        rayservice: str | None = None,
+        who: Principal = Depends(deployer),
+    ) -> dict:
+        """Delete one version, unless it serves (weights or shadows on `target`) or takes part in an
+        active rollout (409 naming what uses it)."""
+        return delete(model, version, TargetRef(kind=target, namespace=namespace, rayservice=rayservice), who)
+
+    @app.delete("/api/v1/models/{model}", responses=CHANGING)
+    def delete_model(
+        model: str,
+        target: str = "local",
+        namespace: str | None = None,
+        rayservice: str | None = None,
+        who: Principal = Depends(deployer),
+    ) -> dict:
+        """Delete every version of a model, unless one is in use (409 naming it; nothing deleted)."""
+        return delete(model, None, TargetRef(kind=target, namespace=namespace, rayservice=rayservice), who)
 
     @app.get("/api/v1/rollouts", dependencies=[Depends(viewer)], responses=PROTECTED)
     def rollouts(model: str | None = None, active: bool | None = None) -> list[dict]:

@@ -1,11 +1,12 @@
 """The one table from domain errors to HTTP status codes of the control API."""
 
 from controller.api.auth import Forbidden, Unauthorized
+from controller.api.deletion import VersionInUse
 from controller.rollouts.create import RolloutRefused
 from controller.rollouts.decide import CommandRefused
 from controller.store.spec import StoreError
 from controller.targets.spec import TargetError
-from models.errors import IntegrityError, InvalidInput, InvalidSpec, ModelNotFound
+from models.errors import IntegrityError, InvalidInput, InvalidSpec, ModelNotFound, StoreWriteFailed
 from runtime.conflict import Conflict
 from runtime.serving import DeployFailed
 
@@ -16,6 +17,7 @@ STATUS: dict[type[Exception], int] = {
     ModelNotFound: 404,
     RolloutRefused: 409,
     CommandRefused: 409,
+    VersionInUse: 409,
     StoreError: 409,
     Conflict: 409,
     IntegrityError: 409,
@@ -24,6 +26,7 @@ STATUS: dict[type[Exception], int] = {
     ValueError: 422,
     TargetError: 503,
     DeployFailed: 503,
+    StoreWriteFailed: 503,
 }
 
 

@@ -1,4 +1,5 @@
-"""`raynomaly models ...`: train, list, show and score model versions (local, no Ray).
+"""`raynomaly models ...`: train, list, show and score model versions (local, no Ray), and delete
+them through the control API, which refuses versions in use and audits the deletion.
 
 With `--json`, stdout holds only the JSON document; progress and errors go to stderr.
 """
@@ -11,7 +12,16 @@ import typer
 from rich.table import Table
 
 from controller.cli.errors import reports_errors
-from controller.cli.options import JsonOption, StoreOption, emit, err, out
+from controller.cli.options import (
+    JsonOption,
+    NamespaceOption,
+    RayServiceOption,
+    StoreOption,
+    TargetOption,
+    emit,
+    err,
+    out,
+)
 from models.errors import InvalidInput, InvalidSpec, ModelError
 from models.settings import ModelSettings
 from models.store import ModelStore, parse_ref
@@ -224,3 +234,36 @@ def score_command(
         f"{manifest.ref}: {summary['anomalies']:,} of {summary['rows']:,} rows above threshold "
         f"{manifest.threshold:.6g}" + (f"; written to {output}" if output else "")
     )
+
+
+@app.command("delete")
+@reports_errors
+def delete_command(
+    ref: Annotated[str, typer.Argument(help="NAME (every version) or NAME:VERSION")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    target: TargetOption = "local",
+    namespace: NamespaceOption = None,
+    rayservice: RayServiceOption = None,
+    as_json: JsonOption = False,
+):
+    """Delete a version (or every version) through the controller, which refuses one that serves
+    or takes part in an active rollout, and records who deleted it."""
+    from controller.client import ControlClient
+    from controller.settings import ControllerSettings
+
+    name, version = parse_ref(ref)
+    what = f"{name} version {version}" if version is not None else f"every version of {name}"
+    if not yes and not typer.confirm(f"delete {what}?", err=True):
+        err.print("nothing deleted")
+        raise typer.Exit(1)
+    path = f"/api/v1/models/{name}" + (f"/versions/{version}" if version is not None else "")
+    settings = ControllerSettings.resolve()
+    answer = ControlClient(settings.url, settings.client_token()).delete(
+        path, target=target, namespace=namespace, rayservice=rayservice
+    )
+    if as_json:
+        emit(answer)
+        return
+    deleted = ", ".join(map(str, answer["deleted"]))
+    left = ", ".join(map(str, answer["remaining"])) or "none; the model is gone"
+    out.print(f"deleted {name} version(s) {deleted}; remaining: {left}")

@@ -21,3 +21,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 def emit(document) -> None:
     """Print `document` as the only JSON on stdout (progress and errors go to stderr)."""
     print(json.dumps(document, indent=2, default=str))
+
+
+TargetOption = Annotated[str, typer.Option("--target", help="local, or kuberay (a RayService).")]
+NamespaceOption = Annotated[str | None, typer.Option(help="kuberay: the RayService's namespace.")]
+RayServiceOption = Annotated[str | None, typer.Option(help="kuberay: the RayService's name.")]

@@ -1,6 +1,7 @@
 """Request parsing: every malformed body is a BadRequest or InvalidInput naming the problem."""
 
 import io
+import logging
 
 import numpy as np
 import orjson
@@ -221,3 +222,19 @@ def test_answers_round_trip_through_arrow():
         "scores": [0.1, 0.9],
         "labels": [0, 1],
     }
+
+
+class _Leaky:
+    """A value whose conversion fails in a way no check foresaw, quoting itself."""
+
+    def __float__(self):
+        raise RuntimeError("card 4111-1111-1111-1111 could not be read")
+
+
+def test_an_unforeseen_failure_reading_rows_is_logged_without_the_rows(caplog):
+    with caplog.at_level(logging.ERROR, logger="raynomaly.gateway"), pytest.raises(BadRequest) as refused:
+        Rows("named", {"a": _Leaky()}).matrix(["a"])
+    assert "4111" in str(refused.value)  # the caller is told what was wrong with their own rows
+    [record] = caplog.records
+    assert "RuntimeError at" in record.getMessage() and record.exc_info is None
+    assert "4111" not in caplog.text

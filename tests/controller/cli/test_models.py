@@ -156,7 +156,7 @@ def publish_pickled_params(store: str) -> int:
 
 
 def link_lock(store: str) -> None:
-    lock = Path(store) / "fraud" / ".lock"
+    lock = Path(store) / ".fraud.lock"
     lock.unlink(missing_ok=True)
     lock.symlink_to(Path(store).parent / "elsewhere")
 
@@ -173,7 +173,7 @@ def link_lock(store: str) -> None:
         ),
         pytest.param(
             link_lock, "train --name fraud --detector hbos --data {data}", 1,
-            "fraud/.lock is a symbolic link, not the store's lock file", id="lock-is-a-link",
+            ".fraud.lock is a symbolic link, not the store's lock file", id="lock-is-a-link",
         ),
     ],
 )  # fmt: skip
