@@ -76,7 +76,8 @@ def fake_gcs_server(folder: Path, port: int) -> subprocess.Popen:
 def wait_for_command_lines(*started: subprocess.Popen) -> None:
     """Wait until the fake servers' command lines show (bash has exec'd them)."""
     deadline = time.monotonic() + 10
-    while not all(psutil.Process(p.pid).cmdline()[0].endswith("gcs_server") for p in started):
+    # a process being exec'd shows an empty command line for a moment
+    while not all((psutil.Process(p.pid).cmdline() or [""])[0].endswith("gcs_server") for p in started):
         assert time.monotonic() < deadline
         time.sleep(0.05)
 
