@@ -130,7 +130,7 @@ class ModelStore:
         """Store `files` as the next version of `draft.model`; returns the sealed manifest."""
         model = check_name(draft.model)
         with self._lock(model):
-            version = (self.versions(model) or [0])[-1] + 1
+            version = max((self.versions(model) or [0])[-1], self._retired(model)) + 1
             manifest = draft.model_copy(
                 update={
                     "version": version,
@@ -163,6 +163,7 @@ class ModelStore:
             self.resolve(model, version)  # under the lock: a version deleted meanwhile is not found
             doomed = self._path(model, f".deleting-{uuid.uuid4().hex}")
             try:
+                self._write(self._path(f".{model}.retired"), str(max(self._retired(model), version)).encode())
                 self._rename(self._path(model, version), doomed)
             except OSError as e:
                 raise StoreWriteFailed(
@@ -177,6 +178,17 @@ class ModelStore:
                     f"{model} version {version} is deleted, but its files remain in {remains}: "
                     f"{e.strerror or e}; remove that folder"
                 ) from e
+
+    def _retired(self, model: str) -> int:
+        """The highest version of `model` ever deleted (0: none). Its number is never published again,
+        so `fraud:3` in a rollout's history or the audit log means one set of weights for good."""
+        path = self._path(f".{model}.retired")
+        if not self.fs.exists(path):
+            return 0
+        text = self.fs.cat_file(path).decode(errors="replace").strip()
+        if not _VERSION.fullmatch(text):
+            raise IntegrityError(f"{path}: {text[:20]!r} is not a version number; restore it or remove it")
+        return int(text)
 
     def _makedirs(self, path: str) -> None:
         """Create `path` and its missing parents (0700 on a local disk)."""

@@ -244,7 +244,26 @@ def test_deleting_the_last_version_removes_the_model(store_uri):
     store.publish(draft(), {"params.npz": b"weights"})
     store.delete("fraud", 1)
     assert store.models() == [] and not Path(store_uri, "fraud").exists()
-    assert store.publish(draft(), {"params.npz": b"again"}).version == 1
+    assert store.publish(draft(), {"params.npz": b"again"}).version == 2  # numbers are never reused
+
+
+def test_a_deleted_versions_number_is_never_published_again(store_uri):
+    store = ModelStore(store_uri)
+    for i in range(3):
+        store.publish(draft(), {"params.npz": f"artifact {i}".encode()})
+    store.delete("fraud", 3)
+    store.delete("fraud", 1)
+    assert store.publish(draft(), {"params.npz": b"next"}).version == 4
+    assert store.versions("fraud") == [2, 4]
+
+
+def test_a_damaged_record_of_deleted_versions_is_refused_naming_it(store_uri):
+    store = ModelStore(store_uri)
+    store.publish(draft(), {"params.npz": b"weights"})
+    store.delete("fraud", 1)
+    Path(store_uri, ".fraud.retired").write_text("three")
+    with pytest.raises(IntegrityError, match=r"\.fraud\.retired: 'three' is not a version number"):
+        store.publish(draft(), {"params.npz": b"weights"})
 
 
 def test_a_half_written_version_can_be_deleted(store_uri):
