@@ -6,16 +6,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fastapi import Depends, FastAPI, Path, Query, Request, Security
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-from controller.api.auth import Forbidden, Principal, Unauthorized, authenticate, check_token_id, require
+from controller.api.auth import Principal, check_token_id
 from controller.api.deletion import delete_versions
 from controller.api.errors import STATUS, headers_of, http_status
-from controller.api.openapi import BEARER, CHANGING, PROTECTED
+from controller.api.guard import guard
+from controller.api.openapi import CHANGING, PROTECTED
 from controller.api.ratelimit import RateLimiter
 from controller.api.refusals import Refusals
 from controller.api.telemetry import RolloutCollector
@@ -32,7 +33,6 @@ from models.manifest import Manifest
 from models.store import ModelStore, check_name
 from runtime.conflict import Conflict
 
-UNLIMITED = ("/health", "/ready")
 MIN_INTERVAL_S = 1.0
 """The shortest analysis window a deploy may ask for: shorter ones only measure noise and load the
 metric source."""
@@ -105,57 +105,7 @@ def create_app(services: Services) -> FastAPI:
     """Held by deploy and delete from check to write, so a version is never deleted between a
     deploy's check that it exists and the rollout that names it."""
 
-    def identify(request: Request) -> Principal:
-        """The caller's principal (Unauthorized for a missing, bad or revoked token)."""
-        who = authenticate(services.secret, request.headers.get("authorization"))
-        if store.revoked(who.jti):
-            raise Unauthorized(f"the token {who.jti} was revoked; ask an admin for a new one")
-        return who
-
-    def principal(role: str) -> Callable[..., Principal]:
-        def check(request: Request, _=Security(BEARER)) -> Principal:
-            try:
-                who = identify(request)
-            except Unauthorized as refused:
-                count = services.refusals.note(_address(request), services.clock())
-                if count is not None:
-                    detail = {"address": _address(request), "path": request.url.path,
-                              "reason": str(refused)[:200], "refusals": count}  # fmt: skip
-                    store.record_action("anonymous", "unauthorized", None, detail)
-                raise
-            try:
-                require(who, role)
-            except Forbidden:
-                store.record_action(who.subject, "denied", None, {"path": request.url.path, "needs": role})
-                raise
-            return who
-
-        return check
-
-    def client_key(request: Request) -> str:
-        """Whose rate bucket a request spends: a verified token's subject, else the client's address
-        (so credentials that do not verify, in any spelling, share their sender's bucket)."""
-        try:
-            return f"subject:{identify(request).subject}"
-        except Unauthorized:
-            return f"address:{_address(request)}"
-
-    viewer, deployer, admin = principal("viewer"), principal("deployer"), principal("admin")
-
-    @app.middleware("http")
-    async def rate_limit(request: Request, call_next):
-        if request.url.path not in UNLIMITED:
-            wait = services.limiter.take(client_key(request))
-            if wait is not None:
-                return JSONResponse(
-                    {
-                        "detail": f"rate limit of {services.limiter.rate:g} requests/s exceeded; "
-                        f"retry in {wait:.1f} s"
-                    },
-                    status_code=429,
-                    headers={"Retry-After": str(max(1, round(wait)))},
-                )
-        return await call_next(request)
+    viewer, deployer, admin = guard(app, services)
 
     async def translate(request: Request, error: Exception):
         status = http_status(error)
@@ -187,10 +137,8 @@ def create_app(services: Services) -> FastAPI:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/v1/models", dependencies=[Depends(viewer)], responses=PROTECTED)
-    def models(
-        target: str = "local", namespace: str | None = None, rayservice: str | None = None
-    ) -> list[dict]:
-        where = _target(services, TargetRef(kind=target, namespace=namespace, rayservice=rayservice))
+    def models(ref: TargetRef = Depends(target_ref)) -> list[dict]:
+        where = _target(services, ref)
         return [_model(services, name, where) for name in services.models.models()]
 
     @app.get("/api/v1/models/{model}/versions", dependencies=[Depends(viewer)], responses=PROTECTED)
@@ -223,25 +171,19 @@ def create_app(services: Services) -> FastAPI:
     def delete_version(
         model: str,
         version: int = Path(ge=1),
-        target: str = "local",
-        namespace: str | None = None,
-        rayservice: str | None = None,
+        ref: TargetRef = Depends(target_ref),
         who: Principal = Depends(deployer),
     ) -> dict:
         """Delete one version, unless it serves (weights or shadows on `target`) or takes part in an
         active rollout (409 naming what uses it)."""
-        return delete(model, version, TargetRef(kind=target, namespace=namespace, rayservice=rayservice), who)
+        return delete(model, version, ref, who)
 
     @app.delete("/api/v1/models/{model}", responses=CHANGING)
     def delete_model(
-        model: str,
-        target: str = "local",
-        namespace: str | None = None,
-        rayservice: str | None = None,
-        who: Principal = Depends(deployer),
+        model: str, ref: TargetRef = Depends(target_ref), who: Principal = Depends(deployer)
     ) -> dict:
         """Delete every version of a model, unless one is in use (409 naming it; nothing deleted)."""
-        return delete(model, None, TargetRef(kind=target, namespace=namespace, rayservice=rayservice), who)
+        return delete(model, None, ref, who)
 
     @app.get("/api/v1/rollouts", dependencies=[Depends(viewer)], responses=PROTECTED)
     def rollouts(model: str | None = None, active: bool | None = None) -> list[dict]:
@@ -292,9 +234,11 @@ def create_app(services: Services) -> FastAPI:
     return app
 
 
-def _address(request: Request) -> str:
-    """The client's address (a proxy's X-Forwarded-For only where the service trusts that proxy)."""
-    return request.client.host if request.client else "unknown"
+def target_ref(
+    target: str = "local", namespace: str | None = None, rayservice: str | None = None
+) -> TargetRef:
+    """The target a request names in its query (`?target=kuberay&namespace=..&rayservice=..`)."""
+    return TargetRef(kind=target, namespace=namespace, rayservice=rayservice)
 
 
 def _target(services: Services, ref: TargetRef) -> Target:
