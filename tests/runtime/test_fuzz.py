@@ -26,6 +26,7 @@ from runtime.errors import BadRequest, ServingError, TooLarge
 from runtime.gateway import batch_rows, stream_chunks, stream_messages
 from runtime.rpc import raynomaly_pb2 as pb
 from runtime.traffic import ModelTraffic
+from tests.runtime.test_gateway_streams import ContextDouble
 from tests.runtime.test_inference import ScorerDouble, gateway
 
 FUZZ = settings(
@@ -48,22 +49,6 @@ class Replica:
 
     def __init__(self, inference):
         self.inference = inference
-
-
-class ContextDouble:
-    """A gRPC servicer context: the code and details an answer set."""
-
-    def __init__(self):
-        self.code, self.details = None, None
-
-    def set_code(self, code):
-        self.code = code
-
-    def set_details(self, details):
-        self.details = details
-
-    def invocation_metadata(self):
-        return []
 
 
 def _serving():

@@ -18,6 +18,8 @@ from tests.runtime.test_inference import ScorerDouble, gateway
 
 
 class ContextDouble:
+    """A gRPC servicer context: the code and details an answer set."""
+
     def __init__(self):
         self.code, self.details = None, None
 
@@ -26,6 +28,9 @@ class ContextDouble:
 
     def set_details(self, details):
         self.details = details
+
+    def invocation_metadata(self):
+        return []
 
 
 async def _collect(inference, request, context):

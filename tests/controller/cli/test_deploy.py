@@ -2,14 +2,13 @@
 strategy's own field; a flag the strategy has no option for is refused before anything is sent."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from typer.testing import CliRunner
 
 from controller.api.app import DeployRequest
 from controller.cli import app
+from tests.controller.cli.standin import Handler, controller
 
 runner = CliRunner()
 KUBERAY = ["--target", "kuberay", "--namespace", "serving", "--rayservice", "raynomaly"]
@@ -22,35 +21,19 @@ INCREMENTS = {
 }
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Recorder(Handler):
     """A controller that accepts every deploy and keeps its body."""
 
     def do_POST(self):
-        self.server.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        answer = json.dumps({"id": "r1"}).encode()
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args):
-        pass
+        self.server.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.answer(201, {"id": "r1"})
 
 
 @pytest.fixture
 def bodies(monkeypatch, tmp_path):
     """The deploy bodies a stand-in controller on an ephemeral port received."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    server.bodies = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("RAYNOMALY_HOME", str(tmp_path))
-    monkeypatch.setenv("RAYNOMALY_CONTROLLER_URL", f"http://127.0.0.1:{server.server_address[1]}")
-    monkeypatch.setenv("RAYNOMALY_TOKEN", "token")
-    yield server.bodies
-    server.shutdown()
-    thread.join()
+    with controller(_Recorder, monkeypatch, tmp_path) as received:
+        yield received
 
 
 @pytest.mark.parametrize(

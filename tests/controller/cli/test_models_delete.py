@@ -2,51 +2,34 @@
 checks and audits), prints what was deleted, and reports the API's refusal as one line."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from typer.testing import CliRunner
 
 from controller.cli import app
+from tests.controller.cli.standin import Handler, controller
 
 runner = CliRunner()
 IN_USE = "fraud cannot be deleted while in use (version 1: the served table (100% of traffic))"
 
 
-class _Controller(BaseHTTPRequestHandler):
+class _Controller(Handler):
     """A controller that records each DELETE; version 1 is in use, everything else is deleted."""
 
     def do_DELETE(self):
-        self.server.requests.append(self.path)
+        self.server.received.append(self.path)
         if self.path.startswith("/api/v1/models/fraud/versions/1"):
             status, answer = 409, {"detail": IN_USE}
         else:
             status, answer = 200, {"model": "fraud", "deleted": [2, 3], "remaining": []}
-        body = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.answer(status, answer)
 
 
 @pytest.fixture
 def requests(monkeypatch, tmp_path):
     """The paths of the DELETEs a stand-in controller on an ephemeral port received."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
-    server.requests = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("RAYNOMALY_HOME", str(tmp_path))
-    monkeypatch.setenv("RAYNOMALY_CONTROLLER_URL", f"http://127.0.0.1:{server.server_address[1]}")
-    monkeypatch.setenv("RAYNOMALY_TOKEN", "token")
-    yield server.requests
-    server.shutdown()
-    thread.join()
+    with controller(_Controller, monkeypatch, tmp_path) as received:
+        yield received
 
 
 def test_a_confirmed_deletion_goes_through_the_control_api(requests):
