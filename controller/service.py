@@ -13,8 +13,6 @@ import httpx
 import uvicorn
 
 from controller.api.app import Services, create_app
-from controller.api.auth import mint
-from controller.api.ratelimit import RateLimiter
 from controller.client import ControllerError
 from controller.loadtest.gate import LocustGate
 from controller.loop import Controller
@@ -25,7 +23,9 @@ from controller.store import open_store
 from controller.store.private import ensure_secret, private_folder, write_private
 from controller.targets.registry import Targets
 from models.store import ModelStore
+from runtime.ratelimit import RateLimiter
 from runtime.record import RuntimeRecord, read_running
+from runtime.tokens import mint
 
 ADMIN_TOKEN_TTL_S = 7 * 24 * 3600
 """The local CLI's admin token: `up` and `controller start` mint a fresh one each time."""

@@ -118,6 +118,23 @@ class ScorerOptions(BaseModel):
         return Batching() if self.num_gpus > 0 else NO_BATCHING
 
 
+class Access(BaseModel):
+    """Inference authentication and quotas of the gateway (absent: anyone may score, unlimited)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    secret_file: str
+    """The file holding the token signing secret (the control API's)."""
+    revoked_file: str | None = None
+    """Ids of revoked tokens, one per line; a missing file revokes none."""
+    rate: float = Field(default=1000.0, gt=0, le=1e6)
+    """Requests/s per client, unless its token says otherwise."""
+    burst: int = Field(default=2000, ge=1, le=10_000_000)
+    """Requests a client may send at once, unless its token names a rate (then: one second's worth)."""
+    max_clients: int = Field(default=10_000, ge=1, le=1_000_000)
+    """Clients remembered per replica (buckets and verified tokens); the least recent go first."""
+
+
 class GatewayLimits(BaseModel):
     """What each gateway replica enforces by itself; part of its `user_config` (`GatewayConfig`), so a
     change applies in place."""
@@ -130,6 +147,8 @@ class GatewayLimits(BaseModel):
     max_rows: int = Field(default=100_000, ge=1)
     max_inline_versions: int = Field(default=8, ge=1)
     """Versions each gateway replica may hold in memory; more are refused (place some dedicated)."""
+    access: Access | None = None
+    """Who may score and how often (`runtime.access`); None: anyone, unlimited (`up --insecure-no-auth`)."""
 
 
 class GatewayOptions(GatewayLimits):
@@ -234,6 +253,8 @@ class GatewayConfig(GatewayLimits):
 
     revision: int = 0
     """The served record's revision (`runtime.record`) this table was recorded as."""
+    replicas: int = Field(default=1, ge=1)
+    """Gateway replicas sharing each client's quota (the fewest an autoscaled gateway runs)."""
     traffic: TrafficTable = Field(default_factory=TrafficTable)
     store: str = ""
     versions: list[DeployedVersion] = Field(default_factory=list)
@@ -259,8 +280,10 @@ class GatewayConfig(GatewayLimits):
 
 def gateway_config(desired: DesiredState) -> GatewayConfig:
     """What the gateway's replicas serve `desired` with: its table, versions and limits (pure)."""
-    limits = desired.gateway.model_dump(include=set(GatewayLimits.model_fields))
+    gateway = desired.gateway
+    limits = gateway.model_dump(include=set(GatewayLimits.model_fields))
+    replicas = max(1, gateway.autoscaling.min_replicas) if gateway.autoscaling else gateway.num_replicas
     return GatewayConfig(
-        revision=desired.revision, traffic=desired.traffic, store=desired.store, versions=desired.versions,
-        **limits,
+        revision=desired.revision, replicas=replicas, traffic=desired.traffic, store=desired.store,
+        versions=desired.versions, **limits,
     )  # fmt: skip

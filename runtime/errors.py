@@ -1,6 +1,7 @@
 """Serving errors, and the one table that maps them to HTTP and gRPC status codes.
 
-A client's mistake is a 4xx (INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED), never a 500.
+A client's mistake is a 4xx (INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED, UNAUTHENTICATED,
+PERMISSION_DENIED), never a 500.
 """
 
 import traceback
@@ -9,6 +10,7 @@ from pathlib import Path
 import grpc
 
 from models.errors import InvalidInput
+from runtime.tokens import Forbidden, Unauthorized
 
 
 class ServingError(Exception):
@@ -39,16 +41,29 @@ class Overloaded(ServingError):
     """Queues are full; retry later."""
 
 
+class RateLimited(ServingError):
+    """The client sent more than its rate; it may retry after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: float):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 STATUS: dict[type[Exception], tuple[int, grpc.StatusCode]] = {
     BadRequest: (400, grpc.StatusCode.INVALID_ARGUMENT),
     InvalidInput: (400, grpc.StatusCode.INVALID_ARGUMENT),
     UnknownModel: (404, grpc.StatusCode.NOT_FOUND),
     VersionNotDeployed: (404, grpc.StatusCode.NOT_FOUND),
     TooLarge: (413, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    Unauthorized: (401, grpc.StatusCode.UNAUTHENTICATED),
+    Forbidden: (403, grpc.StatusCode.PERMISSION_DENIED),
+    RateLimited: (429, grpc.StatusCode.RESOURCE_EXHAUSTED),
     NotReady: (503, grpc.StatusCode.UNAVAILABLE),
     Overloaded: (503, grpc.StatusCode.RESOURCE_EXHAUSTED),
 }
 SERVER_ERROR = (500, grpc.StatusCode.INTERNAL)
+ANSWERED = (ServingError, InvalidInput, Unauthorized, Forbidden)
+"""Errors whose message is the answer (a status of `STATUS`); anything else is a server error."""
 
 
 def _codes(error: Exception) -> tuple[int, grpc.StatusCode]:

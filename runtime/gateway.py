@@ -6,6 +6,7 @@ Transport adapters only: parse, call `Inference`, answer; errors map to status c
 """
 
 import logging
+import math
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -14,12 +15,11 @@ from fastapi.responses import JSONResponse, Response
 from ray import serve
 from ray.serve.exceptions import BackPressureError
 
-from models.errors import InvalidInput
 from runtime.autoscaling import CPU_SHARE, CpuShare
 from runtime.bodies import read_body
 from runtime.codec import ARROW, JSON, NPY, Answer, Rows, model_of, parse_json
 from runtime.desired import GatewayConfig
-from runtime.errors import BadRequest, Overloaded, ServingError, grpc_code, http_status, unquoted
+from runtime.errors import ANSWERED, BadRequest, Overloaded, RateLimited, grpc_code, http_status, unquoted
 from runtime.inference import Inference
 from runtime.metrics import GatewayMetrics, ScorerMetrics
 from runtime.placement import Unavailable
@@ -37,6 +37,10 @@ def _error(error: Exception) -> JSONResponse:
         str(error) if status < 500 or status == 503 else f"internal error: {type(error).__name__}: {error}"
     )
     headers = {"Retry-After": "1"} if status == 503 else None
+    if isinstance(error, RateLimited):
+        headers = {"Retry-After": str(max(1, math.ceil(error.retry_after_s)))}
+    elif status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="raynomaly"'}
     return JSONResponse({"error": detail, "status": status}, status_code=status, headers=headers)
 
 
@@ -49,21 +53,23 @@ def _json(answer: Answer) -> Response:
     return Response(answer.as_json(), media_type=JSON)
 
 
-for _kind in (ServingError, InvalidInput):
+for _kind in ANSWERED:
     api.add_exception_handler(_kind, lambda request, error: _error(error))
 api.add_exception_handler(
     BackPressureError, lambda request, error: _error(Overloaded(f"overloaded: {error}"))
 )
 
 
-async def stream_messages(websocket: WebSocket, inference: Inference, model: str, chosen) -> None:
+async def stream_messages(websocket: WebSocket, inference: Inference, model: str, chosen, who=None) -> None:
     """Answer each message of a socket in order: scores, or an error naming what was wrong with that
-    message (a binary frame, bad JSON, bad rows, a failed scoring); the socket stays open."""
+    message (a binary frame, bad JSON, bad rows, over the caller's quota, a failed scoring); the
+    socket stays open."""
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
         try:
+            inference.throttle(who)
             if message.get("text") is None:
                 raise BadRequest('send each message as a JSON text frame: {"instances": [[..]]}')
             document = parse_json(message["text"].encode())
@@ -71,7 +77,7 @@ async def stream_messages(websocket: WebSocket, inference: Inference, model: str
                     else Rows.from_features(document.get("features")))  # fmt: skip
             answer = await inference.predict(model, rows, chosen=chosen)
             await websocket.send_text(answer.as_json().decode())
-        except (ServingError, InvalidInput) as e:
+        except ANSWERED as e:
             await websocket.send_json({"error": str(e), "status": http_status(e)})
         except Exception as e:  # one message failed, not the stream: answered, logged, and on it goes
             logger.error("a streaming message failed: %s", unquoted(e))
@@ -99,18 +105,24 @@ def batch_rows(inference: Inference, request: pb.PredictBatchRequest) -> np.ndar
     return np.asarray(request.values, dtype=np.float64).reshape(-1, request.n_features)
 
 
+def caller(inference: Inference, grpc_context):
+    """The admitted caller of a gRPC call, by its `authorization` metadata."""
+    return inference.admit(dict(grpc_context.invocation_metadata()).get("authorization"))
+
+
 async def stream_chunks(inference: Inference, request: pb.PredictBatchRequest, pinned: str | None,
                         sticky: str | None, grpc_context) -> AsyncIterator[pb.PredictResponse]:  # fmt: skip
     """PredictStream: the request's rows answered in chunks of `chunk_rows`, in order, all by one
-    version; a client's mistake ends the stream with its status code."""
+    version; a client's mistake (its credentials too) ends the stream with its status code."""
     try:
-        chosen = inference.route(request.model, pinned, sticky)
+        who = caller(inference, grpc_context)
+        chosen = inference.route(request.model, pinned, sticky, who)
         matrix = batch_rows(inference, request)
         chunk = request.chunk_rows or 1000
         for offset in range(0, len(matrix), chunk):
             rows = Rows("matrix", matrix[offset : offset + chunk])
             yield _response(await inference.predict(request.model, rows, chosen=chosen), offset)
-    except (ServingError, InvalidInput) as e:
+    except ANSWERED as e:
         grpc_context.set_code(grpc_code(e))
         grpc_context.set_details(str(e))
 
@@ -161,17 +173,19 @@ class Gateway:
     @api.post("/api/v1/predict")
     async def predict(self, request: Request) -> JSONResponse:
         """One sample: {"model": NAME, "features": [..] or {name: value}}."""
+        who = self.inference.admit(request.headers.get("authorization"))
         document = parse_json(await self._body(request))
         model = model_of(document)
         rows = Rows.from_features(document.get("features"))
         answer = await self.inference.predict(
-            model, rows, request.headers.get(PIN_HEADER), self._sticky(model, request.headers)
+            model, rows, request.headers.get(PIN_HEADER), self._sticky(model, request.headers), who=who
         )
         return _json(answer)
 
     @api.post("/api/v1/predict/batch")
     async def predict_batch(self, request: Request) -> Response:
         """Many samples: JSON {"model", "instances"}, or an Arrow IPC / .npy body with ?model=NAME."""
+        who = self.inference.admit(request.headers.get("authorization"))
         body = await self._body(request)
         content_type = request.headers.get("content-type", JSON).split(";")[0].strip()
         if content_type not in (ARROW, NPY):  # JSON, also from clients that do not say so
@@ -186,7 +200,7 @@ class Gateway:
             config = self.inference.config
             rows = Rows.from_binary(body, content_type, config.max_rows, config.max_body_bytes)
         answer = await self.inference.predict(
-            model, rows, request.headers.get(PIN_HEADER), self._sticky(model, request.headers)
+            model, rows, request.headers.get(PIN_HEADER), self._sticky(model, request.headers), who=who
         )
         if ARROW in request.headers.get("accept", ""):
             return Response(answer.as_arrow(), media_type=ARROW)
@@ -198,15 +212,16 @@ class Gateway:
         await websocket.accept()
         model = websocket.query_params.get("model", "")
         try:
+            who = self.inference.gate.authenticate(websocket.headers.get("authorization"))
             chosen = self.inference.route(
-                model, websocket.headers.get(PIN_HEADER), self._sticky(model, websocket.headers)
+                model, websocket.headers.get(PIN_HEADER), self._sticky(model, websocket.headers), who
             )
-        except ServingError as e:
+        except ANSWERED as e:
             await websocket.send_json({"error": str(e), "status": http_status(e)})
             await websocket.close(code=1008)
             return
         try:
-            await stream_messages(websocket, self.inference, model, chosen)
+            await stream_messages(websocket, self.inference, model, chosen, who)
         except WebSocketDisconnect:
             return
 
@@ -233,8 +248,9 @@ class Gateway:
         return JSONResponse({"ready": True})
 
     @api.get("/api/v1/traffic")
-    def traffic(self) -> dict:
-        """The live traffic table and the served revision it was recorded as."""
+    def traffic(self, request: Request) -> dict:
+        """The live traffic table and the served revision it was recorded as (any valid token)."""
+        self.inference.admit(request.headers.get("authorization"))
         config = self.inference.config
         return {"revision": config.revision, **config.traffic.model_dump(mode="json")}
 
@@ -243,7 +259,7 @@ class Gateway:
     async def _grpc(self, call, grpc_context, empty):
         try:
             return await call()
-        except (ServingError, InvalidInput, BackPressureError) as e:
+        except (*ANSWERED, BackPressureError) as e:
             error = Overloaded(str(e)) if isinstance(e, BackPressureError) else e
             grpc_context.set_code(grpc_code(error))
             grpc_context.set_details(str(error))
@@ -259,10 +275,11 @@ class Gateway:
         """gRPC: one sample."""
 
         async def call():
+            who = caller(self.inference, grpc_context)
             pinned, sticky = self._metadata(grpc_context, request.model)
             self.inference.check_body(request.ByteSize())
             rows = Rows.from_features(list(request.features))
-            return _response(await self.inference.predict(request.model, rows, pinned, sticky))
+            return _response(await self.inference.predict(request.model, rows, pinned, sticky, who=who))
 
         return await self._grpc(call, grpc_context, pb.PredictResponse())
 
@@ -270,9 +287,10 @@ class Gateway:
         """gRPC: many samples, row-major."""
 
         async def call():
+            who = caller(self.inference, grpc_context)
             pinned, sticky = self._metadata(grpc_context, request.model)
             rows = Rows("matrix", batch_rows(self.inference, request))
-            return _response(await self.inference.predict(request.model, rows, pinned, sticky))
+            return _response(await self.inference.predict(request.model, rows, pinned, sticky, who=who))
 
         return await self._grpc(call, grpc_context, pb.PredictResponse())
 

@@ -14,12 +14,22 @@ import time
 import numpy as np
 
 from models.errors import InvalidInput
+from runtime.access import Gatekeeper
 from runtime.codec import Answer, Rows
 from runtime.desired import GatewayConfig
-from runtime.errors import ServingError, TooLarge, UnknownModel, VersionNotDeployed, http_status, unquoted
+from runtime.errors import (
+    RateLimited,
+    ServingError,
+    TooLarge,
+    UnknownModel,
+    VersionNotDeployed,
+    http_status,
+    unquoted,
+)
 from runtime.metrics import GatewayMetrics
-from runtime.placement import PLACEMENTS, Context, Place, VersionScorer
-from runtime.series import CLIENT_ERROR, OK, SERVER_ERROR
+from runtime.placement import PLACEMENTS, Context, Place, Unavailable, VersionScorer
+from runtime.series import CLIENT_ERROR, FORBIDDEN, OK, RATE_LIMITED, SERVER_ERROR, UNAUTHENTICATED
+from runtime.tokens import Forbidden, Principal, Unauthorized
 from runtime.traffic import SHADOW, ModelTraffic, Route, route
 
 logger = logging.getLogger("raynomaly.gateway")
@@ -31,6 +41,7 @@ class Inference:
     def __init__(self, context: Context, metrics: GatewayMetrics, rng: random.Random | None = None,
                  placements: dict[str, Place] = PLACEMENTS):  # fmt: skip
         self.config = GatewayConfig()
+        self.gate = Gatekeeper(None)
         self._context, self._metrics, self._placements = context, metrics, placements
         self._rng = rng or random.Random()
         self._scorers: dict[tuple[str, int], VersionScorer] = {}
@@ -40,7 +51,14 @@ class Inference:
     async def configure(self, config: GatewayConfig) -> None:
         """Make every version of `config` ready, then swap table and scorers in one step (every
         request sees the old or the new ones). `placement.Unavailable` if a version cannot be made
-        ready: nothing changes then. Versions no longer named are dropped."""
+        ready, or the signing secret of `config.access` cannot be read: nothing changes then.
+        Versions no longer named are dropped; clients' quotas carry over while access is unchanged."""
+        gate = self.gate
+        if not gate.same(config.access, config.replicas):
+            try:
+                gate = Gatekeeper(config.access, config.replicas)
+            except (OSError, ValueError) as e:
+                raise Unavailable(f"inference authentication cannot start: {e}") from None
         placed = {(v.model, v.version): v for v in self.config.versions}  # the table serving now
         scorers = {}
         for version in config.versions:
@@ -52,7 +70,29 @@ class Inference:
                 scorers[key] = current
             else:
                 scorers[key] = await self._placements[placement](version, config.store, self._context)
-        self.config, self._scorers = config, scorers
+        self.config, self._scorers, self.gate = config, scorers, gate
+
+    def admit(self, authorization: str | None) -> Principal | None:
+        """The caller of a request, its quota spent (None when access is open); Unauthorized or
+        RateLimited, counted."""
+        try:
+            who = self.gate.authenticate(authorization)
+            self.gate.throttle(who)
+            return who
+        except Unauthorized:
+            self._metrics.record_refused(UNAUTHENTICATED)
+            raise
+        except RateLimited:
+            self._metrics.record_refused(RATE_LIMITED)
+            raise
+
+    def throttle(self, who: Principal | None) -> None:
+        """Spend one request of an admitted caller's quota (each message of a stream); RateLimited."""
+        try:
+            self.gate.throttle(who)
+        except RateLimited:
+            self._metrics.record_refused(RATE_LIMITED)
+            raise
 
     def traffic(self, model: str) -> ModelTraffic:
         """The model's traffic, or UnknownModel listing the served models."""
@@ -62,8 +102,15 @@ class Inference:
             raise UnknownModel(f"model {model!r} is not served; served models: {served}")
         return models[model]
 
-    def route(self, model: str, pinned: str | None, sticky: str | None) -> Route:
-        """The route of one request (draws from this replica's random generator)."""
+    def route(self, model: str, pinned: str | None, sticky: str | None,
+              who: Principal | None = None) -> Route:  # fmt: skip
+        """The route of one request by `who` (Forbidden, counted, if its token may not score `model`;
+        draws from this replica's random generator)."""
+        try:
+            self.gate.allow(who, model)
+        except Forbidden:
+            self._metrics.record_refused(FORBIDDEN)
+            raise
         traffic = self.traffic(model)
         version = None
         if pinned is not None:
@@ -94,10 +141,10 @@ class Inference:
             raise TooLarge(f"{rows:,} rows is over the limit of {self.config.max_rows:,} per request")
 
     async def predict(self, model: str, rows: Rows, pinned: str | None = None, sticky: str | None = None,
-                      chosen: Route | None = None) -> Answer:  # fmt: skip
-        """Score `rows` with the routed version; mirror them to shadows without waiting."""
+                      chosen: Route | None = None, who: Principal | None = None) -> Answer:  # fmt: skip
+        """Score `rows` for `who` with the routed version; mirror them to shadows without waiting."""
         started = time.perf_counter()
-        path = chosen or self.route(model, pinned, sticky)
+        path = chosen or self.route(model, pinned, sticky, who)
         self.check_rows(len(rows))
         outcome, answered, labels = SERVER_ERROR, None, None
         try:

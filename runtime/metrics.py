@@ -31,6 +31,7 @@ from runtime.series import (
     LATENCY,
     PERCENTILE_EDGES,
     PERCENTILES,
+    REFUSED,
     REQUESTS,
     ROWS,
     SHADOW_DROPPED,
@@ -119,6 +120,7 @@ class GatewayMetrics:
         self.requests = counter(REQUESTS)
         self.latency = histogram(LATENCY)
         self._dropped = counter(SHADOW_DROPPED)
+        self._refused = counter(REFUSED)
         self.agreement = counter(AGREEMENTS)
 
     def record(self, model: str, version: int, role: str, outcome: str, latency_ms: float) -> None:
@@ -130,6 +132,10 @@ class GatewayMetrics:
     def record_dropped(self, model: str, version: int) -> None:
         """Count one shadow copy dropped because too many were in flight."""
         self._tally.add(self._dropped, 1, SHADOW_DROPPED.labels, (model, str(version)))
+
+    def record_refused(self, reason: str) -> None:
+        """Count one request refused before routing (`runtime.series` REASON values)."""
+        self._tally.add(self._refused, 1, REFUSED.labels, (reason,))
 
     def record_agreement(self, model: str, version: int, agree: int, disagree: int) -> None:
         """Count one mirrored request's rows by whether the shadow's labels matched the answer."""

@@ -13,10 +13,12 @@ EXPORT_PREFIX = "ray_"
 
 MODEL, VERSION, ROLE = "model", "version", "role"
 VERSION_LABELS = (MODEL, VERSION, ROLE)
-OUTCOME, BUCKET, AGREEMENT = "outcome", "bucket", "agreement"
+OUTCOME, BUCKET, AGREEMENT, REASON = "outcome", "bucket", "agreement", "reason"
 
 OK, CLIENT_ERROR, SERVER_ERROR = "ok", "client_error", "server_error"
 """Values of OUTCOME: only a server error counts against a version."""
+UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED = "unauthenticated", "forbidden", "rate_limited"
+"""Values of REASON: why the gateway refused a request before routing it."""
 AGREE, DISAGREE = "agree", "disagree"
 """Values of AGREEMENT: whether a shadow row's label matched the answering version's."""
 
@@ -90,7 +92,12 @@ SHADOW_DROPPED = Series(
     "Shadow copies dropped because too many were in flight",
 )  # fmt: skip
 
+REFUSED = Series(
+    "raynomaly_refused_requests", "counter", (REASON,),
+    "Requests refused before routing: no or bad token, a model the token may not score, over quota",
+)  # fmt: skip
+
 ANALYSED = (REQUESTS, LATENCY, ROWS, ANOMALIES, PERCENTILES, AGREEMENTS)
 """What the rollout analysis reads, so what a metric source selects."""
-EXPORTED = (*ANALYSED, BATCH_SIZE, SHADOW_DROPPED)
+EXPORTED = (*ANALYSED, BATCH_SIZE, SHADOW_DROPPED, REFUSED)
 """Everything the runtime exports (dashboards read the rest)."""

@@ -12,12 +12,10 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-from controller.api.auth import Principal, check_token_id
 from controller.api.deletion import delete_versions
 from controller.api.errors import STATUS, headers_of, http_status
 from controller.api.guard import guard
 from controller.api.openapi import CHANGING, PROTECTED
-from controller.api.ratelimit import RateLimiter
 from controller.api.refusals import Refusals
 from controller.api.telemetry import RolloutCollector
 from controller.kuberay.manifests import parse_image
@@ -32,6 +30,8 @@ from models.errors import ModelNotFound
 from models.manifest import Manifest
 from models.store import ModelStore, check_name
 from runtime.conflict import Conflict
+from runtime.ratelimit import RateLimiter
+from runtime.tokens import Principal, check_token_id
 
 MIN_INTERVAL_S = 1.0
 """The shortest analysis window a deploy may ask for: shorter ones only measure noise and load the

@@ -1,6 +1,5 @@
 """The one table from domain errors to HTTP status codes of the control API."""
 
-from controller.api.auth import Forbidden, Unauthorized
 from controller.api.deletion import VersionInUse
 from controller.rollouts.create import RolloutRefused
 from controller.rollouts.decide import CommandRefused
@@ -9,6 +8,7 @@ from controller.targets.spec import TargetError
 from models.errors import IntegrityError, InvalidInput, InvalidSpec, ModelNotFound, StoreWriteFailed
 from runtime.conflict import Conflict
 from runtime.serving import DeployFailed
+from runtime.tokens import Forbidden, Unauthorized
 
 STATUS: dict[type[Exception], int] = {
     Unauthorized: 401,

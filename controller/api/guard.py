@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request, Security
 from fastapi.responses import JSONResponse
 
-from controller.api.auth import Forbidden, Principal, Unauthorized, authenticate, require
 from controller.api.openapi import BEARER
+from runtime.tokens import Forbidden, Principal, Unauthorized, authenticate, require
 
 if TYPE_CHECKING:
     from controller.api.app import Services

@@ -14,7 +14,6 @@ from rich.live import Live
 from rich.table import Table
 
 from controller.analysis.loadtest import LoadTest, parse_duration
-from controller.api.auth import check_token_id, mint, token_id
 from controller.cli.errors import err, reports_errors
 from controller.cli.options import JsonOption, out
 from controller.cli.rollout_view import view
@@ -26,6 +25,7 @@ from controller.store import open_store
 from controller.store.private import ensure_secret
 from controller.targets.cluster import IncrementalUpgrade
 from controller.targets.spec import TargetRef
+from runtime.tokens import check_token_id, mint, token_id
 
 IdArgument = Annotated[str, typer.Argument(help="Rollout id (from deploy or rollout history).")]
 

@@ -7,11 +7,11 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from controller.api.app import Services, create_app
-from controller.api.auth import mint
-from controller.api.ratelimit import RateLimiter
 from controller.store import open_store
 from models.store import ModelStore
 from models.training import TrainRequest, train
+from runtime.ratelimit import RateLimiter
+from runtime.tokens import mint
 from runtime.traffic import ModelTraffic
 from tests.controller.doubles import TargetDouble
 
@@ -191,7 +191,7 @@ def test_rate_limiter_refills_at_its_rate():
 
 
 def test_tokens_carry_subject_and_role():
-    from controller.api.auth import Forbidden, Unauthorized, authenticate, require
+    from runtime.tokens import Forbidden, Unauthorized, authenticate, require
 
     who = authenticate(SECRET, f"Bearer {mint(SECRET, 'bob', 'deployer', 60, now=time.time())}")
     assert (who.subject, who.role) == ("bob", "deployer")
@@ -200,7 +200,7 @@ def test_tokens_carry_subject_and_role():
         require(who, "admin")
     with pytest.raises(Unauthorized, match="expired"):
         authenticate(SECRET, f"Bearer {mint(SECRET, 'bob', 'viewer', 10, now=time.time() - 60)}")
-    with pytest.raises(ValueError, match="choose one of viewer, deployer, admin"):
+    with pytest.raises(ValueError, match="choose one of client, viewer, deployer, admin"):
         mint(SECRET, "bob", "root", 60)
 
 
@@ -212,7 +212,7 @@ def test_the_secret_and_admin_token_are_owner_only(tmp_path):
     token = ensure_admin_token(settings)
     for path in (settings.secret_path, settings.admin_token_path):
         assert path.stat().st_mode & 0o777 == 0o600
-    from controller.api.auth import authenticate
+    from runtime.tokens import authenticate
 
     who = authenticate(settings.secret_path.read_text(), f"Bearer {token}")
     assert who.role == "admin" and settings.client_token() == token

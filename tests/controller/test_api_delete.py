@@ -6,9 +6,9 @@ from fastapi.testclient import TestClient
 
 from controller.api.app import Services, create_app
 from controller.api.deletion import uses
-from controller.api.ratelimit import RateLimiter
 from controller.store import open_store
 from models.store import ModelStore
+from runtime.ratelimit import RateLimiter
 from runtime.traffic import ModelTraffic
 from tests.controller.doubles import TargetDouble
 from tests.controller.test_api import SECRET, bearer

@@ -2,13 +2,13 @@
 
 import pytest
 
-from controller.api.auth import Forbidden, Unauthorized
 from controller.api.errors import headers_of, http_status
 from controller.store.spec import StoreError
 from controller.targets.spec import TargetError, Waiting
 from models.errors import ModelNotFound
 from runtime.conflict import Conflict
 from runtime.serving import DeployFailed
+from runtime.tokens import Forbidden, Unauthorized
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from controller.api.app import Services, create_app
-from controller.api.auth import MAX_TTL_S, mint, token_id
-from controller.api.ratelimit import RateLimiter
 from controller.api.refusals import Refusals
 from controller.store import open_store
+from runtime.ratelimit import RateLimiter
+from runtime.tokens import MAX_TTL_S, mint, token_id
 from runtime.traffic import ModelTraffic
 from tests.controller.doubles import TargetDouble
 from tests.controller.test_api import SECRET, bearer, models  # noqa: F401 (the module's model store)

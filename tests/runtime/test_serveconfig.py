@@ -52,13 +52,22 @@ def test_inline_versions_live_in_the_gateway():
 
 
 def test_the_gateways_user_config_is_its_config_with_the_limits_of_its_options():
-    limits = {"shadow_max_in_flight": 3, "max_body_bytes": 4096, "max_rows": 10, "max_inline_versions": 2}
+    access = {
+        "secret_file": "/run/secrets/jwt",
+        "revoked_file": None,
+        "rate": 5.0,
+        "burst": 10,
+        "max_clients": 100,
+    }
+    limits = {"shadow_max_in_flight": 3, "max_body_bytes": 4096, "max_rows": 10, "max_inline_versions": 2,
+              "access": access}  # fmt: skip
     assert set(limits) == set(GatewayLimits.model_fields)  # a new limit gets a value here too
     state = desired(GatewayOptions(num_replicas=2, **limits)).model_copy(update={"revision": 7})
     user_config = apps(render(state))[GATEWAY_APP]["deployments"][0]["user_config"]
     config = GatewayConfig.model_validate(user_config)
     assert config == gateway_config(state)
     assert config.model_dump(include=set(limits)) == limits and config.revision == 7
+    assert config.replicas == 2  # the replicas sharing each client's quota
     assert (config.store, config.traffic, config.versions) == (state.store, state.traffic, state.versions)
 
 

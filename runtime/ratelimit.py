@@ -22,14 +22,16 @@ class RateLimiter:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def take(self, key: str) -> float | None:
-        """Spend one token; None if allowed, else the seconds until the next token."""
+    def take(self, key: str, rate: float | None = None, burst: float | None = None) -> float | None:
+        """Spend one token of `key`'s bucket (refilled at `rate`, holding `burst`: the limiter's own
+        unless given); None if allowed, else the seconds until the next token."""
+        rate, burst = rate or self.rate, float(burst or self.burst)
         with self._lock:
             now = self._clock()
-            tokens, last = self._buckets.pop(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            tokens, last = self._buckets.pop(key, (burst, now))
+            tokens = min(burst, tokens + (now - last) * rate)
             allowed = tokens >= 1.0
             self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)  # now the most recent
             if len(self._buckets) > self.max_keys:
                 self._buckets.popitem(last=False)
-            return None if allowed else (1.0 - tokens) / self.rate
+            return None if allowed else (1.0 - tokens) / rate

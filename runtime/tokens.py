@@ -1,9 +1,11 @@
-"""Bearer tokens: HS256 JWTs carrying a subject, a role (viewer < deployer < admin) and an id
+"""Bearer tokens: HS256 JWTs carrying a subject, a role (client < viewer < deployer < admin) and an id
 (`jti`) by which the token can be revoked.
 
-`up` creates the signing secret and an admin token, both 0600; other tokens are minted from the
-secret (`raynomaly controller token`), for at most `MAX_TTL_S`. Expired, forged, malformed or
-revoked tokens are all 401.
+One secret signs the tokens of both planes: the control API (viewer and up) and inference at the
+gateway (any role; a `client` may only score). A token may name the models it may score (`models`)
+and its own request rate (`rate`, requests/s) at the gateway. `up` creates the signing secret and
+an admin token, both 0600; other tokens are minted from the secret (`raynomaly controller token`),
+for at most `MAX_TTL_S`. Expired, forged, malformed or revoked tokens are all 401.
 """
 
 import math
@@ -14,11 +16,12 @@ from dataclasses import dataclass
 
 import jwt
 
-ROLES = {"viewer": 0, "deployer": 1, "admin": 2}
+ROLES = {"client": 0, "viewer": 1, "deployer": 2, "admin": 3}
 ISSUER = "raynomaly"
 ALGORITHM = "HS256"
 MAX_TTL_S = 90 * 24 * 3600
 """The longest a token lives: a leaked token expires by itself within this (revoke it sooner)."""
+MAX_RATE = 1e6
 TOKEN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -36,11 +39,18 @@ class Principal:
     role: str
     jti: str
     """The token's id: what `raynomaly controller token revoke` takes."""
+    models: tuple[str, ...] | None = None
+    """The models this token may score at the gateway; None: every model."""
+    rate: float | None = None
+    """Its own requests/s at the gateway; None: the gateway's default per client."""
+    expires: float = math.inf
 
 
-def mint(secret: str, subject: str, role: str, ttl_s: float, now: float | None = None) -> str:
+def mint(secret: str, subject: str, role: str, ttl_s: float, now: float | None = None, *,
+         models: list[str] | None = None, rate: float | None = None) -> str:  # fmt: skip
     """A signed token for `subject` with `role` and a fresh id, valid for `ttl_s` seconds (at most
-    `MAX_TTL_S`); ValueError naming the bound."""
+    `MAX_TTL_S`), limited to `models` and `rate` requests/s at the gateway when given; ValueError
+    naming the bound."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     if not math.isfinite(ttl_s) or ttl_s > MAX_TTL_S:
@@ -51,6 +61,14 @@ def mint(secret: str, subject: str, role: str, ttl_s: float, now: float | None =
     issued = int(now if now is not None else time.time())
     claims = {"sub": subject, "role": role, "iss": ISSUER, "iat": issued, "exp": issued + int(ttl_s),
               "jti": secrets.token_hex(8)}  # fmt: skip
+    if models is not None:
+        if not models:
+            raise ValueError("a token limited to models names at least one; leave the limit out for all")
+        claims["models"] = sorted(set(models))
+    if rate is not None:
+        if not (math.isfinite(rate) and 0 < rate <= MAX_RATE):
+            raise ValueError(f"a token's rate is above 0 and at most {MAX_RATE:g} requests/s, not {rate:g}")
+        claims["rate"] = float(rate)
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -86,7 +104,14 @@ def authenticate(secret: str, header: str | None) -> Principal:
     role = claims.get("role")
     if not isinstance(role, str) or role not in ROLES:  # a list is unhashable: check the type first
         raise Unauthorized(f"the token's role {role!r} is not one of {', '.join(ROLES)}")
-    return Principal(claims["sub"], role, claims["jti"])
+    models, rate = claims.get("models"), claims.get("rate")
+    if models is not None and not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
+        raise Unauthorized("the token's models claim must be a list of model names")
+    number = isinstance(rate, int | float) and not isinstance(rate, bool)
+    if rate is not None and not (number and 0 < rate <= MAX_RATE):
+        raise Unauthorized(f"the token's rate claim must be a number of requests/s up to {MAX_RATE:g}")
+    return Principal(claims["sub"], role, claims["jti"], tuple(models) if models is not None else None,
+                     float(rate) if rate is not None else None, float(claims["exp"]))  # fmt: skip
 
 
 def require(principal: Principal, role: str) -> None:
