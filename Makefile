@@ -42,9 +42,12 @@ run: setup
 	@$(BIN)/raynomaly models show demo:2 >/dev/null 2>&1 || \
 		$(BIN)/raynomaly models train --name demo --detector ecod --data $(DEMO)/train.csv
 	@echo
+	@echo "Inference needs a key: raynomaly up wrote one for you (7 days; mint others with"
+	@echo "  $(BIN)/raynomaly controller token --role client --subject NAME [--models demo] [--rate 50])"
+	@echo "  export RAYNOMALY_KEY=\$$(cat .raynomaly/controller/client_token)"
 	@echo "Score one row over HTTP:"
-	@echo "  curl -s localhost:8000/api/v1/predict -d '{\"model\": \"demo\", \"features\": [10, 20, 30, 40, 50, 60, 70, 80]}'"
-	@echo "Score over gRPC (raynomaly.v1.Inference, runtime/rpc/raynomaly.proto):"
+	@echo "  curl -s localhost:8000/api/v1/predict -H \"Authorization: Bearer \$$RAYNOMALY_KEY\" -d '{\"model\": \"demo\", \"features\": [10, 20, 30, 40, 50, 60, 70, 80]}'"
+	@echo "Score over gRPC (raynomaly.v1.Inference, runtime/rpc/raynomaly.proto; the key from RAYNOMALY_KEY):"
 	@echo "  $(BIN)/python -m runtime.rpc.example 127.0.0.1:9000 demo"
 	@echo "Roll out version 2 as a canary (10% -> 50% -> 100%, rolled back by itself on a regression)."
 	@echo "A rollout judges live traffic: send some from another terminal first (Locust, 50 rows/s, 3 min):"

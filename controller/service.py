@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import httpx
 import uvicorn
@@ -16,6 +17,7 @@ from controller.api.app import Services, create_app
 from controller.client import ControllerError
 from controller.loadtest.gate import LocustGate
 from controller.loop import Controller
+from controller.revocations import publish
 from controller.settings import ControllerSettings
 from controller.sources import source_for
 from controller.sources.spec import MetricSource
@@ -27,7 +29,13 @@ from runtime.ratelimit import RateLimiter
 from runtime.record import RuntimeRecord, read_running
 from runtime.tokens import mint
 
+if TYPE_CHECKING:
+    from runtime.desired import Access
+
 ADMIN_TOKEN_TTL_S = 7 * 24 * 3600
+CLIENT_KEY_TTL_S = 7 * 24 * 3600
+LOADTEST_KEY_TTL_S = 3600
+"""The load-test gate's inference key, minted for each run (a run lasts at most 10 minutes)."""
 """The local CLI's admin token: `up` and `controller start` mint a fresh one each time."""
 START_TIMEOUT_S = 60.0
 
@@ -44,7 +52,11 @@ def serve(settings: ControllerSettings) -> None:
     gateway = settings.gateway_url or (record.http_url if record else None)
     gate = None
     if gateway is not None:
-        gate = LocustGate(gateway, lambda model, version: models.manifest(model, version).n_features)
+        secret = ensure_secret(settings.secret_path)
+        gate = LocustGate(
+            gateway, lambda model, version: models.manifest(model, version).n_features,
+            key=lambda: mint(secret, "raynomaly-loadtest", "client", LOADTEST_KEY_TTL_S),
+        )  # fmt: skip
     targets = Targets(settings)
     controller = Controller(store, targets, source, gate)
     stop = threading.Event()
@@ -56,7 +68,9 @@ def serve(settings: ControllerSettings) -> None:
         secret=ensure_secret(settings.secret_path),
         limiter=RateLimiter(settings.rate_per_s, settings.burst, settings.rate_keys),
         alive=loop.is_alive,
+        revoked_file=settings.revoked_path,
     )
+    publish(store, settings.revoked_path)  # revocations made while no controller ran reach the gateway
     loop.start()
     logging.getLogger("raynomaly.controller").info(
         "control API on %s:%d, metrics from %s", settings.host, settings.port, source.name
@@ -97,6 +111,20 @@ def ensure_admin_token(settings: ControllerSettings) -> str:
     secret = ensure_secret(settings.secret_path)
     write_private(settings.admin_token_path, mint(secret, "local-admin", "admin", ADMIN_TOKEN_TTL_S))
     return settings.admin_token_path.read_text()
+
+
+def inference_access(settings: ControllerSettings) -> "Access":
+    """The gateway's access for the local runtime: tokens signed with the controller's secret,
+    revocations from its list; and a client key for this machine's user (0600, valid
+    `CLIENT_KEY_TTL_S`, minted anew on each call)."""
+    from runtime.desired import Access
+
+    secret = ensure_secret(settings.secret_path)
+    write_private(settings.client_key_path, mint(secret, "local-client", "client", CLIENT_KEY_TTL_S))
+    if not settings.revoked_path.exists():
+        write_private(settings.revoked_path, "")
+    return Access(secret_file=str(settings.secret_path.resolve()),
+                  revoked_file=str(settings.revoked_path.resolve()))  # fmt: skip
 
 
 def start_background(settings: ControllerSettings) -> str:

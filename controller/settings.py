@@ -85,6 +85,16 @@ class ControllerSettings:
         return self.folder / "jwt_secret"
 
     @property
+    def revoked_path(self) -> Path:
+        """Revoked token ids, for the gateway (`controller.revocations`)."""
+        return self.folder / "revoked_tokens"
+
+    @property
+    def client_key_path(self) -> Path:
+        """The local runtime's inference key (a client token `up` mints for this machine's user)."""
+        return self.folder / "client_token"
+
+    @property
     def admin_token_path(self) -> Path:
         return self.folder / "admin_token"
 
@@ -95,6 +105,13 @@ class ControllerSettings:
     @property
     def log_path(self) -> Path:
         return self.folder / "controller.log"
+
+    def inference_key(self) -> str | None:
+        """The key the CLI presents to the gateway: the local client key `up` minted, else the
+        control API's token (any role may score)."""
+        if self.client_key_path.exists():
+            return self.client_key_path.read_text().strip()
+        return self.client_token()
 
     def client_token(self) -> str | None:
         """The token the CLI presents: `RAYNOMALY_TOKEN`, else the admin token file."""

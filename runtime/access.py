@@ -1,13 +1,14 @@
-"""Who may score, and how often: bearer tokens and per-client quotas at the gateway. The gateway
-verifies the same HS256 tokens as the control API (`runtime.tokens`), signed with the secret in the
-file `Access.secret_file` names (`runtime.desired`), read by each replica: on this machine the
-controller's secret, on Kubernetes a mounted Secret; the Serve config holds the path only. Any role
-may score; a token that names `models` scores only those. Each client (a verified token's subject)
-has a token bucket: its token's own `rate` claim, else the gateway's default. Each gateway replica
-holds `1/share` of every bucket (`share` = the gateway's replicas), as the ingress spreads a
-client's requests over them. Revoked token ids are read from `revoked_file` (one per line, written
-by the controller), looked at no more than once a second. A verified token is remembered (a bounded
-table) so a client's next request costs a lookup, not a signature check.
+"""Who may score, and how often: bearer tokens and per-client quotas at the gateway.
+
+The gateway verifies the same HS256 tokens as the control API (`runtime.tokens`), signed with the
+secret in the file `Access.secret_file` names (`runtime.desired`), read by each replica: on this
+machine the controller's secret, on Kubernetes a mounted Secret; the Serve config holds the path
+only. Any role may score; a token that names `models` scores only those. Each client (a verified
+token's subject) has a token bucket: its token's own `rate` claim, else the gateway's default. Each
+gateway replica holds `1/share` of every bucket (`share` = the gateway's replicas), as the ingress
+spreads a client's requests over them. Revoked token ids are read from `revoked_file` (one per line,
+written by the controller), looked at no more than once a second. A verified token is remembered (a
+bounded table) so a client's next request costs a lookup, not a signature check.
 """
 
 import time
@@ -82,11 +83,14 @@ class Gatekeeper:
         if header is not None and len(header) > MAX_HEADER:
             raise Unauthorized(f"the Authorization header is over {MAX_HEADER} characters")
         who = self._verified.get(header or "")
-        if who is None or who.expires <= self._wall():
+        if who is None:
             who = authenticate(self._secret, header)
             if len(self._verified) >= self.access.max_clients:
                 self._verified.clear()
             self._verified[header or ""] = who
+        if who.expires <= self._wall():
+            del self._verified[header or ""]
+            raise Unauthorized("the token has expired; mint a new one with 'raynomaly controller token'")
         if self._revoked is not None and who.jti in self._revoked:
             raise Unauthorized(f"the token {who.jti} was revoked; ask for a new one")
         return who

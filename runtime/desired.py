@@ -235,6 +235,10 @@ class DesiredState(BaseModel):
             )
         return self
 
+    def with_access(self, access: Access | None) -> "DesiredState":
+        """This state with the gateway's inference access replaced (None: open to anyone)."""
+        return self.model_copy(update={"gateway": self.gateway.model_copy(update={"access": access})})
+
     @property
     def dedicated(self) -> list[DeployedVersion]:
         """Versions that run as their own Serve application (draining ones included)."""

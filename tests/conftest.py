@@ -1,5 +1,6 @@
 """Shared fixtures: data sets (synthetic and scikit-learn's bundled ones) and temporary stores."""
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -65,6 +66,20 @@ class Served:
         self.api = ServeApi(
             f"http://127.0.0.1:{SERVING_PORTS['--dashboard-port']}", ensure_token(self.settings.token_path)
         )
+
+    @functools.cached_property
+    def key(self) -> str:
+        """An inference key for the tests' traffic: a client token with a rate no test reaches."""
+        from controller.settings import ControllerSettings
+        from runtime.tokens import mint
+
+        secret = ControllerSettings(runtime=self.settings).secret_path.read_text().strip()
+        return mint(secret, "tests", "client", 12 * 3600, rate=1e6)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header of `key`."""
+        return {"authorization": f"Bearer {self.key}"}
 
     def cli(self, *args: str, check: bool = True, environ: dict[str, str] | None = None):
         """Run the installed `raynomaly` command against this runtime (or with `environ`)."""

@@ -1,6 +1,7 @@
 """The control API (FastAPI). Reads go to the store; actions become records or commands that the
 controller loop carries out, so a request never races the loop on the target."""
 
+import pathlib
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from controller.api.openapi import CHANGING, PROTECTED
 from controller.api.refusals import Refusals
 from controller.api.telemetry import RolloutCollector
 from controller.kuberay.manifests import parse_image
+from controller.revocations import publish
 from controller.rollouts.create import new_rollout
 from controller.rollouts.decide import check_command
 from controller.rollouts.flat import nest
@@ -51,6 +53,8 @@ class Services:
     alive: Callable[[], bool]
     clock: Callable[[], float] = time.time
     refusals: Refusals = field(default_factory=Refusals)
+    revoked_file: pathlib.Path | None = None
+    """Where revoked token ids are published for the gateway (`controller.revocations`)."""
 
 
 class _Deploy(BaseModel):
@@ -229,6 +233,8 @@ def create_app(services: Services) -> FastAPI:
     def revoke(jti: str, who: Principal = Depends(admin)) -> dict:
         """Deny the token with this id (`jti`, printed when it was minted) from now on."""
         store.revoke(check_token_id(jti), who.subject)
+        if services.revoked_file is not None:
+            publish(store, services.revoked_file)
         return {"jti": jti, "revoked": True}
 
     return app

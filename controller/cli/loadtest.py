@@ -54,7 +54,7 @@ def loadtest(
     if data is not None:
         rows, _ = feature_matrix(read_table(data), manifest.feature_names)
     test = LoadTest(users=max(1, math.ceil(rps / PER_USER_RPS)), duration_s=parse_duration(duration), rps=rps)
-    gate = LocustGate(url, lambda m, v: manifest.n_features)
+    gate = LocustGate(url, lambda m, v: manifest.n_features, key=settings.inference_key)
     run = lambda: gate.run(test, model, version, manifest.n_features, rows)  # noqa: E731
     stats = run() if as_json else _with_progress(test, run)
     if as_json:

@@ -269,15 +269,28 @@ token_app = typer.Typer(help="Mint a token signed with the local controller's se
 @reports_errors
 def token(
     context: typer.Context,
-    role: Annotated[str, typer.Option(help="viewer, deployer or admin.")] = "viewer",
+    role: Annotated[
+        str, typer.Option(help="client (may only score), viewer, deployer or admin (each may score).")
+    ] = "viewer",
     subject: Annotated[str, typer.Option(help="Who the token is for (shows in the audit log).")] = "user",
     ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 1h or 30m; at most 90 days.")] = "24h",
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated models it may score (default: every model).")
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Its requests/s at the gateway (default: the gateway's per client).")
+    ] = None,
 ):
-    """Mint a token (printed on stdout, its id on stderr); 'token revoke ID' revokes one."""
+    """Mint a token (printed on stdout, its id on stderr); 'token revoke ID' revokes one. Inference
+    takes any role's token: send it as 'Authorization: Bearer <token>' (gRPC: metadata authorization)."""
     if context.invoked_subcommand is not None:
         return
+    from models.store import check_name
+
     settings = ControllerSettings.resolve()
-    minted = mint(ensure_secret(settings.secret_path), subject, role, parse_duration(ttl))
+    names = [check_name(name.strip()) for name in models.split(",")] if models is not None else None
+    minted = mint(ensure_secret(settings.secret_path), subject, role, parse_duration(ttl), models=names,
+                  rate=rate)  # fmt: skip
     print(minted)
     jti = token_id(minted)
     err.print(f"token id {jti}: revoke it with 'raynomaly controller token revoke {jti}'", soft_wrap=True)
@@ -287,9 +300,13 @@ def token(
 @reports_errors
 def revoke(jti: Annotated[str, typer.Argument(help="The token's id, printed when it was minted.")]):
     """Revoke a token in the local controller's store: from now on it gets 401."""
+    from controller.revocations import publish
+
     settings = ControllerSettings.resolve()
-    open_store(str(settings.database)).revoke(check_token_id(jti), "local-admin")
-    out.print(f"token {jti} revoked")
+    store = open_store(str(settings.database))
+    store.revoke(check_token_id(jti), "local-admin")
+    publish(store, settings.revoked_path)
+    out.print(f"token {jti} revoked (the control API refuses it now, the gateway within a second)")
 
 
 controller_app.add_typer(token_app, name="token")

@@ -15,6 +15,7 @@ from rich.table import Table
 from controller.cli import companion
 from controller.cli.errors import reports_errors
 from controller.cli.options import err, out
+from controller.settings import ControllerSettings
 from models.store import ModelStore, check_name
 from runtime.cluster import ClusterError
 from runtime.desired import DesiredState
@@ -67,8 +68,16 @@ def up(
         bool, typer.Option(help="Forget the recorded served state: serve the newest version of every model.")
     ] = False,
     foreground: Annotated[bool, typer.Option(help="Stay attached; Ctrl-C stops everything.")] = False,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help="Let anyone who reaches the gateway score, without a key or quota (local experiments).",
+        ),
+    ] = False,
 ):
     """Start Ray and Serve locally and serve the recorded state (the first time: every model's newest)."""
+    from controller import service
     from runtime import cluster
     from runtime.restore import restored
     from runtime.serving import put, wait_ready
@@ -88,6 +97,8 @@ def up(
         status.update("deploying")
         if served_revision(settings) != based_on:  # recorded while Ray started (a controller outlived it)
             desired, notes, based_on = restored(settings, model_store, reset)
+        control = ControllerSettings(runtime=settings)
+        desired = desired.with_access(None if insecure_no_auth else service.inference_access(control))
         desired = put(_api(settings, record), settings, desired, based_on=based_on)
         wait_ready(
             _api(settings, record), settings.http_url, desired, READY_TIMEOUT_S, progress=status.update
@@ -117,6 +128,19 @@ def _print_endpoints(record: RuntimeRecord, desired: DesiredState, extra: dict[s
     table.add_row("Serve REST", f"{record.dashboard_url}/api/serve/applications/ (token in .raynomaly/ray)")
     for name, address in extra.items():
         table.add_row(name, address)
+    if desired.gateway.access is None:
+        table.add_row(
+            "inference key",
+            "[bold red]none: anyone who reaches these ports may score[/] (--insecure-no-auth)",
+        )
+    else:
+        key = ControllerSettings(runtime=RuntimeSettings.resolve()).client_key_path
+        table.add_row(
+            "inference key", f'-H "Authorization: Bearer $(cat {key})"  (gRPC: metadata authorization)'
+        )
+        table.add_row(
+            "more keys", "raynomaly controller token --role client --subject NAME [--models M] [--rate R]"
+        )
     for model, traffic in desired.traffic.models.items():
         table.add_row(f"model {model}", ", ".join(f"v{v}={w}%" for v, w in sorted(traffic.weights.items())))
     out.print(table)
@@ -179,11 +203,15 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
 
 
 def _live_table(record: RuntimeRecord) -> dict | None:
-    """The gateway's live table (one replica's), or None when it does not answer."""
+    """The gateway's live table (one replica's, shown to any token's holder), or None when it does
+    not answer."""
     import httpx
 
+    token = ControllerSettings.resolve().client_token()
+    headers = {"authorization": f"Bearer {token}"} if token else {}
     try:
-        return httpx.get(f"{record.http_url}/api/v1/traffic", timeout=5.0).json()
+        answer = httpx.get(f"{record.http_url}/api/v1/traffic", headers=headers, timeout=5.0)
+        return answer.json() if answer.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return None
 

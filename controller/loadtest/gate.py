@@ -81,7 +81,9 @@ class LocustGate:
         timeout_margin_s: float = 60.0,
         *,
         locustfile: str | Traversable = LOCUSTFILE,
+        key: Callable[[], str | None] = lambda: None,
     ) -> None:
+        self.key = key  # the inference key each run presents (None: the gateway is open)
         self.http_url = http_url.rstrip("/")
         self.features_of = features_of
         self.timeout_margin_s = timeout_margin_s
@@ -127,6 +129,7 @@ class LocustGate:
             "RAYNOMALY_GATE_VERSION": "" if version is None else str(version),
             "RAYNOMALY_GATE_FEATURES": str(n_features),
             "RAYNOMALY_GATE_RATE": str(loadtest.rps / loadtest.users) if loadtest.rps else "",
+            "RAYNOMALY_GATE_KEY": self.key() or "",
         }
         timeout = loadtest.duration_s + self.timeout_margin_s
         with (

@@ -5,7 +5,8 @@ standard library with gevent at import). It reads its target from the environmen
 RAYNOMALY_GATE_MODEL; RAYNOMALY_GATE_VERSION, sent as `x-model-version` (empty: the traffic table
 decides, as for any caller); RAYNOMALY_GATE_FEATURES, features per row; RAYNOMALY_GATE_ROWS, a `.npy`
 file of rows drawn at random (empty: standard-normal rows); RAYNOMALY_GATE_RATE, requests per second
-per user (empty: users wait nothing between requests, a closed loop of `--users` clients).
+per user (empty: users wait nothing between requests, a closed loop of `--users` clients);
+RAYNOMALY_GATE_KEY, the inference key sent as `Authorization: Bearer` (empty: none).
 
 When the run stops it writes one line to stderr, `RAYNOMALY_GATE_REPORT {"answered": N, "errors": {...}}`:
 how many requests got an HTTP answer (any status; a refused or reset connection gets none) and the
@@ -27,6 +28,7 @@ VERSION = os.environ.get("RAYNOMALY_GATE_VERSION", "")
 FEATURES = int(os.environ["RAYNOMALY_GATE_FEATURES"])
 ROWS = np.load(os.environ["RAYNOMALY_GATE_ROWS"]) if os.environ.get("RAYNOMALY_GATE_ROWS") else None
 RATE = float(os.environ.get("RAYNOMALY_GATE_RATE") or 0)
+KEY = os.environ.get("RAYNOMALY_GATE_KEY", "")
 REPORT_PREFIX = "RAYNOMALY_GATE_REPORT "
 _answered = 0
 
@@ -39,6 +41,8 @@ class Predict(FastHttpUser):
     def on_start(self) -> None:
         self.rng = np.random.default_rng()
         self.headers = {"x-model-version": str(int(VERSION))} if VERSION else {}
+        if KEY:
+            self.headers["authorization"] = f"Bearer {KEY}"
 
     @task
     def predict(self) -> None:

@@ -48,3 +48,6 @@ class RolloutStore(Protocol):
 
     def revoked(self, jti: str) -> bool:
         """Whether the token with this id was revoked."""
+
+    def revoked_ids(self) -> list[str]:
+        """The ids of every revoked token, oldest first."""

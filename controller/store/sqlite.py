@@ -221,6 +221,10 @@ class SqliteStore:
         row = self._connection().execute("SELECT 1 FROM revoked WHERE jti = ?", (jti,)).fetchone()
         return row is not None
 
+    def revoked_ids(self) -> list[str]:
+        rows = self._connection().execute("SELECT jti FROM revoked ORDER BY rowid").fetchall()
+        return [row[0] for row in rows]
+
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error; sqlite errors become StoreError."""

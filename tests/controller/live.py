@@ -19,7 +19,8 @@ class Load:
     HTTP/1.1 lets a client do for idempotent requests (scoring is); `closed` counts those."""
 
     def __init__(self, http: str, model: str = "sensor", rate: float = 50.0, threads: int = 4,
-                 retry_closed: bool = False):  # fmt: skip
+                 retry_closed: bool = False, key: str | None = None):  # fmt: skip
+        self.headers = {"authorization": f"Bearer {key}"} if key else {}
         self.url, self.model, self.rate, self.threads = f"{http}/api/v1/predict/batch", model, rate, threads
         self.rows = readings(25_000, 0.02, seed=1)[5000:]  # same generator as train.csv, unseen rows
         self.statuses: collections.Counter = collections.Counter()
@@ -37,12 +38,12 @@ class Load:
                 body = {"model": self.model, "instances": self.rows[start : start + 8].tolist()}
                 try:
                     try:
-                        response = client.post(self.url, json=body)
+                        response = client.post(self.url, json=body, headers=self.headers)
                     except httpx.RemoteProtocolError:
                         if not self.retry_closed:
                             raise
                         self.closed += 1
-                        response = client.post(self.url, json=body)
+                        response = client.post(self.url, json=body, headers=self.headers)
                     self.statuses[response.status_code] += 1
                     if response.status_code == 200:
                         self.versions[response.json()["version"]] += 1

@@ -126,7 +126,7 @@ def test_a_canary_on_a_rayservice_waits_out_a_cluster_upgrade_and_succeeds(serve
     control = Control(served, kuberay.environ)
     target = ["--target", "kuberay", "--namespace", NAMESPACE, "--rayservice", NAME]
     window = ["--interval", "8s", "--min-requests", "25", "--max-p99-ratio", "3"]
-    with Load(served.http) as load:
+    with Load(served.http, key=served.key) as load:
         result = kuberay.cli("deploy", "sensor", "2", "--steps", "50,100", *window, *target, "--json")
         rollout_id = json.loads(result.stdout)["id"]
         control.wait(rollout_id, lambda r: r["step"] == 0 and r["window_started"] is not None)
@@ -146,7 +146,9 @@ def test_a_canary_on_a_rayservice_waits_out_a_cluster_upgrade_and_succeeds(serve
     assert load.failed == 0 and load.versions[1] > 0 and load.versions[2] > 0, load.statuses
     live = kuberay.rayservice()
     assert desired_of(live).traffic.models["sensor"].weights == {2: 100}
-    served_table = httpx.get(f"{served.http}/api/v1/traffic", timeout=10).json()  # what the real Serve runs
+    served_table = httpx.get(
+        f"{served.http}/api/v1/traffic", headers=served.headers, timeout=10
+    ).json()  # what the real Serve runs
     assert served_table["models"]["sensor"]["weights"] == {"2": 100}
     assert not any(name.startswith("sensor--") for name in served.api.status()["applications"])  # inline
     patches = [r for r in kuberay.server.requests if r[0] == "PATCH" and "/rayservices/" in r[1]]
@@ -162,7 +164,7 @@ def test_an_image_upgrade_is_left_to_kuberay_then_judged_on_the_new_cluster(serv
     )
     target = ["--target", "kuberay", "--namespace", NAMESPACE, "--rayservice", NAME]
     window = ["--interval", "8s", "--min-requests", "25"]
-    with Load(served.http) as load:
+    with Load(served.http, key=served.key) as load:
         result = kuberay.cli("deploy", "sensor", str(serving), "--strategy", "upgrade", "--image",
                              "raynomaly:1.1", *window, *target, "--json")  # fmt: skip
         answer = control.finished(json.loads(result.stdout)["id"], timeout_s=240)

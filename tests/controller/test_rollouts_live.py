@@ -40,7 +40,7 @@ def test_a_healthy_dedicated_canary_of_an_inline_version_goes_10_50_100_with_no_
 ):
     # the dedicated candidate pays the handle hop (~5 ms at p99 here): an honest cost, tolerated here
     dedicated = ["--options", json.dumps({"placement": "dedicated"}), "--latency-tolerance-ms", "25"]
-    with Load(served.http) as load:
+    with Load(served.http, key=served.key) as load:
         rollout_id = deploy(served, "2", "--steps", "10,50,100", *dedicated, "--max-p99-ratio", "3", *WINDOW)
         answer = control.finished(rollout_id)
         time.sleep(2)  # traffic keeps flowing after the promotion
@@ -85,7 +85,7 @@ def test_a_same_speed_canary_at_low_traffic_succeeds_under_the_loadtest_command(
 
 
 def test_a_latency_regression_is_rolled_back_at_the_first_look_that_shows_it(served, control):
-    with Load(served.http) as load:
+    with Load(served.http, key=served.key) as load:
         rollout_id = deploy(served, "2", "--options", SLOW_BATCHES, "--failure-limit", "1", *WINDOW)
         answer = control.finished(rollout_id)
     record = answer["rollout"]
@@ -100,7 +100,7 @@ def test_a_latency_regression_is_rolled_back_at_the_first_look_that_shows_it(ser
 
 
 def test_a_candidate_whose_scores_drift_is_rolled_back_on_its_score_distribution(served, control):
-    with Load(served.http):
+    with Load(served.http, key=served.key):
         rollout_id = deploy(served, "3", "--failure-limit", "0", *WINDOW)
         answer = control.finished(rollout_id)
     assert answer["rollout"]["phase"] == "RolledBack", story(answer)
@@ -114,7 +114,7 @@ def test_a_candidate_whose_scores_drift_is_rolled_back_on_its_score_distribution
 def test_blue_green_switches_back_at_once_when_the_promoted_version_regresses(served, control):
     from runtime.desired import Batching, ScorerOptions
 
-    with Load(served.http) as load:
+    with Load(served.http, key=served.key) as load:
         rollout_id = deploy(served, "2", "--strategy", "blue-green", "--warm", "5m", *WINDOW)
         switched = control.wait(rollout_id, lambda r: r["phase"] == "Promoting", timeout_s=120)
         assert switched["rollout"]["traffic"]["weights"] == {"2": 100}
@@ -137,7 +137,7 @@ def test_a_controller_killed_mid_rollout_resumes_to_the_same_outcome(served, con
     from controller.settings import ControllerSettings
 
     settings = ControllerSettings.resolve(served.environ)
-    with Load(served.http) as load:
+    with Load(served.http, key=served.key) as load:
         rollout_id = deploy(served, "2", "--steps", "10,50,100", "--max-p99-ratio", "3", *WINDOW)
         control.wait(rollout_id, lambda r: r["step"] == 1 and r["window_started"] is not None, timeout_s=120)
         os.kill(int(settings.pid_path.read_text()), signal.SIGKILL)
@@ -170,7 +170,7 @@ def test_prometheus_and_the_direct_scrape_reach_the_same_verdicts(served, contro
     sources = [source_for("scrape", served.metrics_url), source_for("prometheus", prometheus.url)]
     served.cli("controller", "start", "--prometheus-url", prometheus.url)
     try:
-        with Load(served.http) as load:
+        with Load(served.http, key=served.key) as load:
             rollout_id = deploy(served, "2", "--options", SLOW_BATCHES, "--failure-limit", "1", *WINDOW)
             control.wait(rollout_id, lambda r: r["window_started"] is not None, timeout_s=120)
             before = [source.snapshot("sensor") for source in sources]
@@ -198,7 +198,7 @@ def test_prometheus_and_the_direct_scrape_reach_the_same_verdicts(served, contro
 
 def test_a_rolling_update_changes_options_in_place_behind_a_locust_gate(served, control):
     options = {"batching": {"max_batch_size": 32, "batch_wait_timeout_s": 0.002}}
-    with Load(served.http) as load:
+    with Load(served.http, key=served.key) as load:
         rollout_id = deploy(served, "1", "--strategy", "rolling", "--options", json.dumps(options),
                             "--loadtest", "users=2,duration=2s", *WINDOW)  # fmt: skip
         answer = control.finished(rollout_id)

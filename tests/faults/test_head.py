@@ -20,7 +20,9 @@ WINDOW = ["--interval", "10s", "--min-requests", "25", "--max-p99-ratio", "3"]
 
 def live_weights(served, model: str) -> dict | None:
     try:
-        return httpx.get(f"{served.http}/api/v1/traffic", timeout=5).json()["models"][model]["weights"]
+        return httpx.get(f"{served.http}/api/v1/traffic", headers=served.headers, timeout=5).json()["models"][
+            model
+        ]["weights"]
     except (httpx.HTTPError, KeyError, ValueError):
         return None
 
@@ -38,7 +40,7 @@ def test_a_head_killed_mid_canary_comes_back_serving_the_record_and_the_rollout_
         TrainRequest("churn", "hbos", str(served.root / "demo" / "train.csv")),
         ModelStore(served.desired().store),
     )
-    with Load(served.http) as load:
+    with Load(served.http, key=served.key) as load:
         result = served.cli("deploy", "sensor", "2", "--steps", "50,100", *WINDOW, "--json")
         rollout_id = json.loads(result.stdout)["id"]
         control.wait(

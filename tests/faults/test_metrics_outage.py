@@ -59,7 +59,7 @@ def test_a_metrics_outage_mid_canary_pauses_and_resumes_without_judging(served, 
     link.up()
     served.cli("controller", "start", "--metrics-url", link.url)
     try:
-        with Load(served.http) as load:
+        with Load(served.http, key=served.key) as load:
             result = served.cli(
                 "deploy", "sensor", "2", "--steps", "50,100", "--error-limit", "1", *WINDOW, "--json"
             )

@@ -27,7 +27,7 @@ def replica_pids(served, app: str) -> list[int]:
 def kill_one_under_load(served, app: str, model: str, report) -> None:
     before = replica_pids(served, app)
     assert len(before) == 2, f"{app} should run 2 replicas, runs {before}"
-    with Load(served.http, model=model, rate=80, retry_closed=True) as load:
+    with Load(served.http, key=served.key, model=model, rate=80, retry_closed=True) as load:
         time.sleep(3)
         os.kill(before[0], signal.SIGKILL)
         recovered = until(lambda: len(set(replica_pids(served, app)) - {before[0]}) == 2, timeout_s=90)

@@ -26,7 +26,9 @@ def test_an_unreadable_store_stops_a_new_gateway_replica_not_the_serving_one(ser
     served.cli("traffic", "set", "fraud", "1=100")
     store = served.desired().store
     before = replica_pids(served, "gateway")
-    with Load(served.http, model="fraud", rate=60, retry_closed=True) as load:  # see test_replicas.py
+    with Load(
+        served.http, key=served.key, model="fraud", rate=60, retry_closed=True
+    ) as load:  # see test_replicas.py
         os.rename(store, f"{store}.away")
         try:
             os.kill(before[0], signal.SIGKILL)

@@ -138,6 +138,7 @@ def test_serving_cluster():
     rayservice = one(manifests.render(), "RayService")
     spec, cluster = rayservice["spec"], rayservice["spec"]["rayClusterConfig"]
     desired = DesiredState.model_validate_json(rayservice["metadata"]["annotations"][ANNOTATION])
+    controller_secret = "raynomaly-controller-secret"
     assert spec["upgradeStrategy"] == {"type": "NewCluster"}
     assert (
         cluster["enableInTreeAutoscaling"] is True and cluster["autoscalerOptions"]["idleTimeoutSeconds"] > 0
@@ -167,8 +168,15 @@ def test_serving_cluster():
         assert container["resources"]["requests"] and container["resources"]["limits"]
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
         assert mounts[desired.store]["readOnly"] is True
-        claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]}
-        assert claims[mounts[desired.store]["name"]] == "raynomaly-models"
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert (
+            volumes[mounts[desired.store]["name"]]["persistentVolumeClaim"]["claimName"] == "raynomaly-models"
+        )
+        # the gateway verifies inference keys with the controller's signing key, mounted from its Secret
+        folder, name = desired.gateway.access.secret_file.rsplit("/", 1)
+        secret = volumes[mounts[folder]["name"]]["secret"]
+        assert mounts[folder]["readOnly"] is True and secret["secretName"] == controller_secret
+        assert secret["items"] == [{"key": "jwt-secret", "path": name}]
 
 
 def test_the_controller_deployment_matches_the_controller_settings():

@@ -20,8 +20,8 @@ from tests.runtime.test_inference import ScorerDouble, gateway
 class ContextDouble:
     """A gRPC servicer context: the code and details an answer set."""
 
-    def __init__(self):
-        self.code, self.details = None, None
+    def __init__(self, metadata: list[tuple[str, str]] | None = None):
+        self.code, self.details, self.metadata = None, None, metadata or []
 
     def set_code(self, code):
         self.code = code
@@ -30,7 +30,7 @@ class ContextDouble:
         self.details = details
 
     def invocation_metadata(self):
-        return []
+        return self.metadata
 
 
 async def _collect(inference, request, context):

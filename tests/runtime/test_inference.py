@@ -56,7 +56,7 @@ class MetricsDouble:
     """Records what the gateway would export."""
 
     def __init__(self):
-        self.records, self.dropped, self.agreement = [], [], []
+        self.records, self.dropped, self.agreement, self.refused = [], [], [], []
 
     def record(self, model, version, role, outcome, latency_ms):
         self.records.append((model, version, role, outcome))
@@ -66,6 +66,9 @@ class MetricsDouble:
 
     def record_agreement(self, model, version, agree, disagree):
         self.agreement.append((model, version, agree, disagree))
+
+    def record_refused(self, reason):
+        self.refused.append(reason)
 
 
 def config(traffic: ModelTraffic, options: dict[int, ScorerOptions] | None = None, **limits) -> GatewayConfig:

@@ -24,7 +24,8 @@ GATEWAY = (("application", "gateway"),)
 DEDICATED = ScorerOptions(placement="dedicated")
 
 
-async def _versions(url: str, count: int, body: dict, headers=None, concurrency: int = 32) -> list[int]:
+async def _versions(served, count: int, body: dict, headers=None, concurrency: int = 32) -> list[int]:
+    url, headers = served.http, {**served.headers, **(headers or {})}
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
         semaphore = asyncio.Semaphore(concurrency)
@@ -77,18 +78,19 @@ def test_up_serves_the_newest_version_of_every_model_inline(served):
     churn = next(v for v in status["versions"] if v["model"] == "churn")
     assert churn == {"model": "churn", "version": 1, "placement": "inline", "weight": 100}
     assert httpx.get(f"{served.http}/ready").json() == {"ready": True}
-    answer = httpx.post(f"{served.http}/api/v1/predict", json={"model": "churn", "features": ROW}).json()
+    body = {"model": "churn", "features": ROW}
+    answer = httpx.post(f"{served.http}/api/v1/predict", json=body, headers=served.headers).json()
     assert answer["version"] == 1 and len(answer["scores"]) == 1
 
 
 def test_weights_are_honoured_and_shifts_under_load_lose_nothing_and_restart_nothing(served):
     served.cli("traffic", "set", "fraud", "1=90", "2=10")
     before = served.replicas()
-    versions = asyncio.run(_versions(served.http, 2000, {"model": "fraud", "features": ROW}))
+    versions = asyncio.run(_versions(served, 2000, {"model": "fraud", "features": ROW}))
     share = versions.count(2) / len(versions)
     # binomial share of 10% over 2,000 requests: standard deviation 0.0067; allow 4.5 of them
     assert abs(share - 0.10) < 0.03 and set(versions) == {1, 2}
-    with Load(served.http, model="fraud", rate=60) as load:
+    with Load(served.http, key=served.key, model="fraud", rate=60) as load:
         for weights in (["1=50", "2=50"], ["1=10", "2=90"], ["1=90", "2=10"]):
             served.cli("traffic", "set", "fraud", *weights)
             time.sleep(1)
@@ -99,12 +101,10 @@ def test_weights_are_honoured_and_shifts_under_load_lose_nothing_and_restart_not
 
 def test_pinned_versions_answer_even_at_zero_weight(served):
     served.cli("traffic", "set", "fraud", "1=100", "2=0")
-    pinned = asyncio.run(
-        _versions(served.http, 50, {"model": "fraud", "features": ROW}, {"x-model-version": "2"})
-    )
+    pinned = asyncio.run(_versions(served, 50, {"model": "fraud", "features": ROW}, {"x-model-version": "2"}))
     assert set(pinned) == {2}
     missing = httpx.post(f"{served.http}/api/v1/predict", json={"model": "fraud", "features": ROW},
-                         headers={"x-model-version": "9"})  # fmt: skip
+                         headers={**served.headers, "x-model-version": "9"})  # fmt: skip
     assert missing.status_code == 404 and "version '9' of fraud is not deployed" in missing.json()["error"]
 
 
@@ -115,7 +115,10 @@ def test_sticky_keys_keep_each_caller_on_one_version(served):
         async with httpx.AsyncClient(timeout=30.0) as client:
             seen = {}
             for user in range(30):
-                body, headers = {"model": "fraud", "features": ROW}, {"x-user": f"user-{user}"}
+                body, headers = (
+                    {"model": "fraud", "features": ROW},
+                    {**served.headers, "x-user": f"user-{user}"},
+                )
                 answers = [
                     await client.post(f"{served.http}/api/v1/predict", json=body, headers=headers)
                     for _ in range(5)
@@ -133,7 +136,7 @@ def test_shadow_copies_leave_answers_unchanged_and_are_measured(served):
     labels = {"model": "fraud", "version": "3", "role": "shadow"}
     before = _metric(served, "ray_raynomaly_scored_rows_total", **labels)
     agreed = _metric(served, "ray_raynomaly_shadow_agreement_rows_total", model="fraud", version="3")
-    versions = asyncio.run(_versions(served.http, 200, {"model": "fraud", "features": ROW}))
+    versions = asyncio.run(_versions(served, 200, {"model": "fraud", "features": ROW}))
     assert set(versions) == {1}
     grown = _eventually(lambda: _metric(served, "ray_raynomaly_scored_rows_total", **labels) >= before + 150)
     assert grown, "shadow rows did not reach the metrics export"
@@ -149,7 +152,7 @@ def test_inline_batching_really_batches_and_reconfigures_in_place(served):
     labels = {"model": "fraud", "version": "1"}
     batches = _metric(served, "ray_raynomaly_batch_size_count", **labels)
     rows = _metric(served, "ray_raynomaly_scored_rows_total", **labels)
-    asyncio.run(_versions(served.http, 640, {"model": "fraud", "features": ROW}, concurrency=64))
+    asyncio.run(_versions(served, 640, {"model": "fraud", "features": ROW}, concurrency=64))
     # Ray approximates histogram sums; the rows counter and the batch count are exact
     scored = _eventually(lambda: _metric(served, "ray_raynomaly_scored_rows_total", **labels) - rows >= 640)
     assert scored, "the 640 rows did not reach the metrics export"
@@ -162,11 +165,11 @@ def test_inline_batching_really_batches_and_reconfigures_in_place(served):
 
 def test_a_mixed_inline_and_dedicated_table_moves_both_ways_under_load(served):
     served.cli("traffic", "set", "fraud", "1=50", "2=50")
-    with Load(served.http, model="fraud", rate=60) as load:
+    with Load(served.http, key=served.key, model="fraud", rate=60) as load:
         served.apply(with_options(served, "fraud", {2: DEDICATED}))
         assert set(served.replicas()) == {"gateway", "fraud--v2"}
         pinned = asyncio.run(
-            _versions(served.http, 20, {"model": "fraud", "features": ROW}, {"x-model-version": "2"})
+            _versions(served, 20, {"model": "fraud", "features": ROW}, {"x-model-version": "2"})
         )
         assert set(pinned) == {2}
         served.apply(with_options(served, "fraud", {2: ScorerOptions()}))  # back inline: drained first
@@ -213,7 +216,8 @@ def test_a_mixed_inline_and_dedicated_table_moves_both_ways_under_load(served):
     ],
 )
 def test_bad_input_is_a_4xx_naming_the_problem(served, path, body, headers, status, message):
-    response = httpx.post(f"{served.http}/api/v1/{path}", json=body, headers=headers, timeout=60.0)
+    response = httpx.post(f"{served.http}/api/v1/{path}", json=body, headers={**served.headers, **headers},
+                          timeout=60.0)  # fmt: skip
     assert response.status_code == status and message in response.json()["error"]
 
 
@@ -225,42 +229,49 @@ def test_binary_batches_and_arrow_answers(served):
     X = np.tile(ROW, (1000, 1)) + np.random.default_rng(0).normal(size=(1000, 8))
     buffer = io.BytesIO()
     np.save(buffer, X)
-    headers = {"content-type": "application/x-npy", "accept": "application/vnd.apache.arrow.stream"}
+    headers = {
+        **served.headers,
+        "content-type": "application/x-npy",
+        "accept": "application/vnd.apache.arrow.stream",
+    }
     url = f"{served.http}/api/v1/predict/batch?model=churn"
     response = httpx.post(url, content=buffer.getvalue(), headers=headers)
     table = pa.ipc.open_stream(response.content).read_all()
     assert table.num_rows == 1000 and table.schema.metadata[b"model"] == b"churn"
     as_json = httpx.post(
-        f"{served.http}/api/v1/predict/batch", json={"model": "churn", "instances": X.tolist()}
-    )
+        f"{served.http}/api/v1/predict/batch", json={"model": "churn", "instances": X.tolist()},
+        headers=served.headers,
+    )  # fmt: skip
     np.testing.assert_array_equal(as_json.json()["scores"], table.column("score").to_numpy())
 
 
 def test_grpc_paths(served):
     served.cli("traffic", "set", "fraud", "1=100", "2=0")
     stub = pb_grpc.InferenceStub(grpc.insecure_channel(served.grpc))
-    single = stub.Predict(pb.PredictRequest(model="fraud", features=ROW), metadata=GATEWAY)
+    metadata = (*GATEWAY, ("authorization", f"Bearer {served.key}"))
+    single = stub.Predict(pb.PredictRequest(model="fraud", features=ROW), metadata=metadata)
     assert single.version == 1 and len(single.scores) == 1
     X = np.tile(ROW, (2500, 1))
     request = pb.PredictBatchRequest(model="fraud", values=X.ravel().tolist(), n_features=8, chunk_rows=1000)
-    batch = stub.PredictBatch(request, metadata=GATEWAY + (("x-model-version", "2"),))
+    batch = stub.PredictBatch(request, metadata=metadata + (("x-model-version", "2"),))
     assert batch.version == 2 and len(batch.scores) == 2500
-    chunks = list(stub.PredictStream(request, metadata=GATEWAY))
+    chunks = list(stub.PredictStream(request, metadata=metadata))
     assert [(c.offset, len(c.scores)) for c in chunks] == [(0, 1000), (1000, 1000), (2000, 500)]
     with pytest.raises(grpc.RpcError) as refused:
         stub.PredictBatch(
-            pb.PredictBatchRequest(model="fraud", values=[1.0] * 7, n_features=8), metadata=GATEWAY
+            pb.PredictBatchRequest(model="fraud", values=[1.0] * 7, n_features=8), metadata=metadata
         )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(grpc.RpcError) as missing:
-        stub.Predict(pb.PredictRequest(model="nope", features=ROW), metadata=GATEWAY)
+        stub.Predict(pb.PredictRequest(model="nope", features=ROW), metadata=metadata)
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_websocket_answers_in_order_and_survives_bad_messages(served):
     async def converse():
         async with websockets.connect(
-            f"ws://{served.http.removeprefix('http://')}/api/v1/predict/streaming?model=churn"
+            f"ws://{served.http.removeprefix('http://')}/api/v1/predict/streaming?model=churn",
+            additional_headers=served.headers,
         ) as ws:
             answers = []
             for shift in range(5):
@@ -274,8 +285,9 @@ def test_websocket_answers_in_order_and_survives_bad_messages(served):
     answers, error, batch = asyncio.run(converse())
     shifted = [[x + shift for x in ROW] for shift in range(5)]
     expected = httpx.post(
-        f"{served.http}/api/v1/predict/batch", json={"model": "churn", "instances": shifted}
-    ).json()
+        f"{served.http}/api/v1/predict/batch", json={"model": "churn", "instances": shifted},
+        headers=served.headers,
+    ).json()  # fmt: skip
     assert [a["scores"][0] for a in answers] == expected["scores"]
     assert error["status"] == 400 and "expected 8 features" in error["error"]
     assert len(batch["scores"]) == 2
@@ -305,7 +317,7 @@ def test_a_full_gateway_queue_sheds_load_with_503_and_retry_after(served):
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100), timeout=300.0) as client:
             url, headers = (
                 f"{served.http}/api/v1/predict/batch?model=fraud",
-                {"content-type": "application/x-npy"},
+                {**served.headers, "content-type": "application/x-npy"},
             )
             posts = (client.post(url, content=buffer.getvalue(), headers=headers) for _ in range(100))
             return await asyncio.gather(*posts)
@@ -332,7 +344,8 @@ def test_the_gateway_scales_out_under_load_and_back_after_it_with_no_failed_requ
     try:
         idle = _eventually(lambda: len(served.replicas()["gateway"]) == 1, timeout_s=120)  # from 2 by default
         assert idle, "an idle autoscaled gateway did not come down to its minimum of 1 replica"
-        under_load = wrk.run(f"{served.http}/api/v1/predict", body, "application/json", 32, 30)
+        under_load = wrk.run(f"{served.http}/api/v1/predict", body, "application/json", 32, 30,
+                             header=f"authorization: Bearer {served.key}")  # fmt: skip
         grown = len(served.replicas()["gateway"])
         shrunk = _eventually(lambda: len(served.replicas()["gateway"]) == 1, timeout_s=120)
     finally:
