@@ -4,8 +4,8 @@ changing."""
 
 from pathlib import Path
 
-from controller.store.private import write_private
 from controller.store.spec import RolloutStore
+from models.private import write_private
 
 
 def publish(store: RolloutStore, path: Path) -> None:

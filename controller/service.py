@@ -22,8 +22,8 @@ from controller.settings import ControllerSettings
 from controller.sources import source_for
 from controller.sources.spec import MetricSource
 from controller.store import open_store
-from controller.store.private import ensure_secret, private_folder, write_private
 from controller.targets.registry import Targets
+from models.private import ensure_secret, private_folder, write_private
 from models.store import ModelStore
 from runtime.ratelimit import RateLimiter
 from runtime.record import RuntimeRecord, read_running

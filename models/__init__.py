@@ -1,7 +1,7 @@
 """raynomaly models: detectors, compilation to ONNX/Numba with proven parity, the model store.
 
 import models
-model = models.load("fraud")            # latest version, checksums verified
+model = models.load("fraud")            # latest version, checksums and signature verified
 scores = model.decision_function(X)     # higher = more anomalous
 labels = model.predict(X)               # 1 = anomaly
 """

@@ -33,6 +33,25 @@ class IntegrityError(ModelError):
     """A stored version is tampered with or half-written; it is refused, never loaded."""
 
 
+class UnsignedVersion(IntegrityError):
+    """A stored version carries no signature (it was published before versions were signed)."""
+
+
+class UnknownKey(IntegrityError):
+    """A version is signed or encrypted with a key the keyring does not hold."""
+
+
+class SignatureMismatch(IntegrityError):
+    """A version's signature does not match it: it was modified or re-sealed without the key."""
+
+
+class KeyringError(ModelError):
+    """The keys folder cannot be used: a file that is no key, a pointer to a missing key, or no
+    signing key where none can be created."""
+
+    exit_code = 2
+
+
 class StoreWriteFailed(ModelError):
     """The store could not take a new version (disk full, permissions); nothing was published."""
 

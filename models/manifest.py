@@ -1,7 +1,11 @@
 """The manifest of a model version: everything needed to serve, judge and audit it.
 
-A manifest is sealed with the sha256 of its own canonical JSON (without the seal) and lists the
-sha256 of every artifact file, so an edit to either is detected when the version is loaded.
+A manifest lists the sha256 of every artifact file (of its content, before any encryption) and
+is sealed with the sha256 of its own canonical JSON, so an accidental edit to either is detected
+when the version is loaded. The seal is no proof of origin (anyone can recompute it): that is the
+signature's, an HMAC under a key of the keyring over the same canonical JSON (`models.signature`).
+The manifest itself is never encrypted (it holds no secrets); it records which files are, and
+under which key (`models.envelope`).
 """
 
 import hashlib
@@ -33,6 +37,15 @@ class TrainingSummary(BaseModel):
     feature_max: list[float]
 
 
+class Signature(BaseModel):
+    """An HMAC-SHA256 of the canonical manifest, by the key `key` of the keyring."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    hmac: str
+
+
 class Manifest(BaseModel):
     """One immutable model version (`<store>/<model>/<version>/manifest.json`)."""
 
@@ -56,13 +69,23 @@ class Manifest(BaseModel):
     created_at: datetime
     files: dict[str, str] = Field(default_factory=dict)
     """sha256 of every artifact file, by file name."""
+    encrypted: dict[str, str] = Field(default_factory=dict)
+    """The key id that encrypted each encrypted file, by file name (absent: stored in the clear)."""
     checksum: str = ""
-    """sha256 of this manifest's canonical JSON without this field."""
+    """sha256 of this manifest's canonical JSON."""
+    signature: Signature | None = None
+    """The keyed signature of the canonical JSON; None on versions published before signatures."""
+
+    def canonical(self) -> bytes:
+        """The JSON the seal and the signature cover: every field but themselves (pure). An empty
+        `encrypted` is left out, so manifests written before it existed keep their seal."""
+        body = self.model_dump(mode="json", exclude={"checksum", "signature"})
+        if not body["encrypted"]:
+            del body["encrypted"]
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
     def _digest(self) -> str:
-        body = self.model_dump(mode="json", exclude={"checksum"})
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return hashlib.sha256(self.canonical()).hexdigest()
 
     def sealed(self) -> "Manifest":
         """This manifest with its checksum filled in."""

@@ -1,5 +1,7 @@
 """A loaded model version: the compiled scorer behind the scikit-learn/PyOD scoring contract."""
 
+from pathlib import Path
+
 import numpy as np
 
 from models import backends
@@ -55,8 +57,15 @@ def from_artifact(manifest: Manifest, files: dict[str, bytes], *, warm: bool = T
 
 
 def load(
-    name: str, version: int | None = None, store: str | None = None, *, warm: bool = True
+    name: str,
+    version: int | None = None,
+    store: str | None = None,
+    *,
+    warm: bool = True,
+    keys: Path | None = None,
 ) -> CompiledModel:
-    """Load `name` (latest version unless `version`) from the store, checksums verified."""
-    manifest, files = ModelStore(ModelSettings.resolve(store).store).read(name, version)
+    """Load `name` (latest version unless `version`) from the store, checksums and signature verified
+    with the keyring in `keys` (default: `ModelSettings`)."""
+    settings = ModelSettings.resolve(store, keys=keys)
+    manifest, files = ModelStore(settings.store, keys=settings.keys).read(name, version)
     return from_artifact(manifest, files, warm=warm)

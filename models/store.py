@@ -2,8 +2,11 @@
 
 Versions are integers, increasing per model, and immutable. Publishing writes the version
 aside (`.staging-*`) and renames it into place under a per-model lock, so readers see a whole
-version or none, and concurrent publishers get distinct versions. Reading verifies the manifest
-seal and every file's sha256 and refuses a tampered or half-written version, naming the file.
+version or none, and concurrent publishers get distinct versions. Every version is signed with
+the keyring's current signing key, and its files are encrypted when the keyring has a current
+encryption key (`models.keys`, `models.signature`, `models.envelope`). Reading verifies the
+manifest's seal and signature and every file's sha256 (after decrypting it, in memory) and refuses
+a tampered, unsigned or half-written version, naming the file.
 The store is a local folder or any fsspec URI; renames are atomic only on local disks, and the
 lock serialises publishers on one host (object stores: one publishing host per model). On a local
 disk the store is its owner's alone: folders it creates are 0700 and files 0600, whatever the umask.
@@ -24,8 +27,10 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from pydantic import ValidationError
 
-from models.errors import IntegrityError, InvalidSpec, ModelNotFound, StoreWriteFailed
+from models import envelope, keys, signature
+from models.errors import IntegrityError, InvalidSpec, ModelNotFound, SignatureMismatch, StoreWriteFailed
 from models.manifest import Manifest
+from models.settings import ModelSettings
 
 MANIFEST = "manifest.json"
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-)){0,38}[a-z0-9]$|^[a-z0-9]$")
@@ -52,12 +57,16 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
 
 
 class ModelStore:
-    """Model versions under one root URI."""
+    """Model versions under one root URI, signed (and maybe encrypted) with the keys of a folder."""
 
-    def __init__(self, uri: str, filesystem: fsspec.AbstractFileSystem | None = None):
+    def __init__(
+        self, uri: str, filesystem: fsspec.AbstractFileSystem | None = None, keys: Path | None = None
+    ):
         """The store at `uri`, on the filesystem its scheme names (or `filesystem`, with `uri` as
-        the root path on it)."""
+        the root path on it), with the keyring in `keys` (default: `ModelSettings.resolve().keys`).
+        The keyring is read on every use, so a key added to the folder (a rotation) counts at once."""
         self.uri = uri
+        self.keys = keys if keys is not None else ModelSettings.resolve().keys
         if filesystem is None:
             self.fs, root = fsspec.url_to_fs(uri)
         else:
@@ -99,7 +108,11 @@ class ModelStore:
         return version
 
     def manifest(self, model: str, version: int | None = None) -> Manifest:
-        """The sealed manifest of a version, verified (artifacts are not read)."""
+        """The sealed manifest of a version, its signature verified (artifacts are not read)."""
+        return self._verified(model, version, keys.load(self.keys))
+
+    def _sealed(self, model: str, version: int | None) -> tuple[Manifest, str]:
+        """The manifest of a version, its seal checked but not its signature, and its path."""
         version = self.resolve(model, version)
         path = self._path(model, version, MANIFEST)
         if not self.fs.exists(path):
@@ -110,33 +123,84 @@ class ModelStore:
             raise IntegrityError(f"{path}: not a valid manifest ({e.error_count()} error(s)): {e}") from e
         if (manifest.model, manifest.version) != (model, version):
             raise IntegrityError(f"{path}: describes {manifest.ref}, not {model}:{version}")
-        return manifest.verify(path)
+        return manifest.verify(path), path
+
+    def _verified(self, model: str, version: int | None, keyring: keys.Keyring) -> Manifest:
+        manifest, path = self._sealed(model, version)
+        return signature.verify(manifest, keyring, path)
 
     def read(self, model: str, version: int | None = None) -> tuple[Manifest, dict[str, bytes]]:
-        """The verified manifest and artifact files of a version."""
-        manifest = self.manifest(model, version)
+        """The verified manifest and artifact files of a version (decrypted, in memory)."""
+        keyring = keys.load(self.keys)
+        manifest = self._verified(model, version, keyring)
+        return manifest, self._files(manifest, keyring)
+
+    def _files(self, manifest: Manifest, keyring: keys.Keyring) -> dict[str, bytes]:
+        """The files of `manifest`, decrypted where encrypted, each checked against its sha256."""
         files = {}
         for name, expected in manifest.files.items():
-            path = self._path(model, manifest.version, name)
+            path = self._path(manifest.model, manifest.version, name)
             if not _FILE.fullmatch(name) or not self.fs.exists(path):
                 raise IntegrityError(f"{path}: missing, the version is half-written; delete it or republish")
             data = self.fs.cat_file(path)
+            if name in manifest.encrypted:
+                bound_to = envelope.place(manifest.model, manifest.version, name)
+                data = envelope.open_envelope(data, keyring, manifest.encrypted[name], bound_to, path)
             if hashlib.sha256(data).hexdigest() != expected:
                 raise IntegrityError(f"{path}: sha256 mismatch, the file was modified; republish the version")
             files[name] = data
-        return manifest, files
+        return files
+
+    def sign(self, model: str, version: int) -> tuple[Manifest, Manifest]:
+        """Sign a version with the current signing key, after checking its seal and every file's
+        sha256: how a version published before signatures (or signed by a retired key) is vouched
+        for. SignatureMismatch if a key of the keyring signed something else: that version was
+        modified after it was signed, and is never re-signed. Returns (before, after)."""
+        model = check_name(model)
+        keyring = keys.with_signing_key(self.keys)
+        with self._lock(model):
+            before, path = self._sealed(model, version)
+            if before.signature is not None and keyring.get(before.signature.key) is not None:
+                try:
+                    signature.verify(before, keyring, path)
+                except SignatureMismatch as e:
+                    raise SignatureMismatch(f"{e}; it is not signed again") from None
+            self._files(before, keyring)
+            after = signature.sign(before, keyring.signing_key)
+            staged = self._path(model, before.version, f".{MANIFEST}.{uuid.uuid4().hex}")
+            try:
+                self._write(staged, after.to_json().encode())
+                self._rename(staged, path)
+            except OSError as e:
+                raise StoreWriteFailed(
+                    f"cannot sign {before.ref} in {self.uri}: {e.strerror or e}; it is unchanged. Fix "
+                    "the permissions and sign again"
+                ) from e
+            finally:
+                if self.fs.exists(staged):
+                    self.fs.rm(staged)
+        return before, after
 
     def publish(self, draft: Manifest, files: dict[str, bytes]) -> Manifest:
-        """Store `files` as the next version of `draft.model`; returns the sealed manifest."""
+        """Store `files` as the next version of `draft.model`, signed, and encrypted when the keyring
+        has a current encryption key; returns the signed manifest."""
         model = check_name(draft.model)
+        keyring = keys.with_signing_key(self.keys)
+        cipher = keyring.encryption_key
         with self._lock(model):
             version = max((self.versions(model) or [0])[-1], self._retired(model)) + 1
-            manifest = draft.model_copy(
-                update={
-                    "version": version,
-                    "files": {n: hashlib.sha256(d).hexdigest() for n, d in files.items()},
-                }
-            ).sealed()
+            manifest = signature.sign(
+                draft.model_copy(
+                    update={
+                        "version": version,
+                        "files": {n: hashlib.sha256(d).hexdigest() for n, d in files.items()},
+                        "encrypted": {n: cipher.id for n in files} if cipher else {},
+                    }
+                ),
+                keyring.signing_key,
+            )
+            if cipher is not None:
+                files = envelope.seal_files(cipher, model, version, files)
             staging = self._path(model, f".staging-{uuid.uuid4().hex}")
             try:
                 self._makedirs(staging)

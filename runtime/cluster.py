@@ -8,7 +8,6 @@ Serve's throughput-optimised direct ingress; its files live in a per-cluster run
 
 import contextlib
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from models.private import ensure_secret, private_folder
 from runtime import processes
 from runtime.settings import RuntimeSettings
 
@@ -38,21 +38,9 @@ def port_in_use(port: int) -> bool:
     return False
 
 
-def private_folder(path: Path) -> Path:
-    """`path`, created if missing and made 0700: the runtime's state is its owner's alone."""
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)  # also an older folder, and whatever the umask
-    return path
-
-
 def ensure_token(path: Path) -> str:
     """The cluster token, created (random, 0600) on first use."""
-    if not path.exists():
-        private_folder(path.parent)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as f:
-            f.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    return ensure_secret(path)
 
 
 def run_folder(settings: RuntimeSettings) -> Path:
@@ -67,6 +55,8 @@ def environment(settings: RuntimeSettings) -> dict[str, str]:
         **os.environ,
         "RAY_AUTH_MODE": "token",
         "RAY_AUTH_TOKEN_PATH": str(settings.token_path.resolve()),
+        # replicas read the keyring by path (never key bytes in a Serve config), as the CLI does
+        "RAYNOMALY_KEYS_DIR": str(settings.keys.resolve()),
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(ports.direct_http[0]),
         "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(ports.direct_http[1]),

@@ -42,6 +42,8 @@ class RuntimeSettings:
 
     state_dir: Path = Path(".raynomaly")
     store: str = ".raynomaly/models"
+    keys: Path = Path(".raynomaly/keys")
+    """The keys folder that signs and decrypts model versions (`models.keys`); replicas get its path."""
     ports: Ports = field(default_factory=Ports)
     ingress: str = "haproxy"
     """`haproxy`: HAProxy in front of throughput-optimised direct ingress; `proxy`: Serve's proxy."""
@@ -54,7 +56,8 @@ class RuntimeSettings:
     @classmethod
     def resolve(cls, environ: Mapping[str, str] = os.environ, **flags) -> "RuntimeSettings":
         """Flags that are not None win over `RAYNOMALY_*` variables, which win over defaults."""
-        settings = cls(store=ModelSettings.resolve(flags.pop("store", None), environ).store)
+        models = ModelSettings.resolve(flags.pop("store", None), environ)
+        settings = cls(store=models.store, keys=models.keys)
         if "RAYNOMALY_HOME" in environ:
             settings = replace(settings, state_dir=Path(environ["RAYNOMALY_HOME"]))
         ports = {k: v for k, v in flags.pop("ports", {}).items() if v is not None}

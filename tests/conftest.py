@@ -32,6 +32,20 @@ DATASETS = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def keys_folder(tmp_path_factory) -> Path:
+    """One keys folder for the whole run (`RAYNOMALY_KEYS_DIR`, inherited by the commands tests
+    start), so that publishing never creates a key in the checkout's `.raynomaly`."""
+    folder = tmp_path_factory.mktemp("keys")
+    previous = os.environ.get("RAYNOMALY_KEYS_DIR")
+    os.environ["RAYNOMALY_KEYS_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("RAYNOMALY_KEYS_DIR")
+    else:
+        os.environ["RAYNOMALY_KEYS_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def data_sets() -> dict[str, np.ndarray]:
     """Every data set, loaded once, as float64 C-contiguous matrices."""

@@ -5,7 +5,14 @@ from controller.rollouts.create import RolloutRefused
 from controller.rollouts.decide import CommandRefused
 from controller.store.spec import StoreError
 from controller.targets.spec import TargetError
-from models.errors import IntegrityError, InvalidInput, InvalidSpec, ModelNotFound, StoreWriteFailed
+from models.errors import (
+    IntegrityError,
+    InvalidInput,
+    InvalidSpec,
+    KeyringError,
+    ModelNotFound,
+    StoreWriteFailed,
+)
 from runtime.conflict import Conflict
 from runtime.serving import DeployFailed
 from runtime.tokens import Forbidden, Unauthorized
@@ -27,6 +34,7 @@ STATUS: dict[type[Exception], int] = {
     TargetError: 503,
     DeployFailed: 503,
     StoreWriteFailed: 503,
+    KeyringError: 503,
 }
 
 

@@ -63,12 +63,14 @@ def score_command(
     runner = batch_target(target, Placement(namespace, kubeconfig, context, image, timeout))
     if target == "kuberay" and store is None:
         store = "/models"  # the base mounts the model store there
+    settings = ModelSettings.resolve(store)
     request = BatchRequest(
         model=name,
         version=version,
         input=input,
         output=output,
-        store=ModelSettings.resolve(store).store,
+        store=settings.store,
+        keys=str(settings.keys.absolute()),
         batch_size=batch_size,
         concurrency=concurrency,
         on_bad_rows=on_bad_rows,

@@ -1,5 +1,6 @@
-"""`raynomaly models ...`: train, list, show and score model versions (local, no Ray), and delete
-them through the control API, which refuses versions in use and audits the deletion.
+"""`raynomaly models ...`: train, list, show, score and sign model versions (local, no Ray), manage
+the keys that sign them (`models keys`), and delete them through the control API, which refuses
+versions in use and audits the deletion.
 
 With `--json`, stdout holds only the JSON document; progress and errors go to stderr.
 """
@@ -11,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from controller.cli import keys
 from controller.cli.errors import reports_errors
 from controller.cli.options import (
     JsonOption,
@@ -26,11 +28,13 @@ from models.errors import InvalidInput, InvalidSpec, ModelError
 from models.settings import ModelSettings
 from models.store import ModelStore, parse_ref
 
-app = typer.Typer(no_args_is_help=True, help="Train, compile, inspect and score model versions.")
+app = typer.Typer(no_args_is_help=True, help="Train, compile, inspect, score and sign model versions.")
+app.add_typer(keys.app, name="keys")
 
 
 def _store(store: str | None) -> ModelStore:
-    return ModelStore(ModelSettings.resolve(store).store)
+    settings = ModelSettings.resolve(store)
+    return ModelStore(settings.store, keys=settings.keys)
 
 
 def parse_params(items: list[str]) -> dict:
@@ -169,8 +173,40 @@ def show_command(
         ),
         ("created", manifest.created_at.isoformat()),
         ("checksum", manifest.checksum),
+        ("signed by key", manifest.signature.key if manifest.signature else "-"),
+        ("encrypted", ", ".join(f"{n} (key {k})" for n, k in manifest.encrypted.items()) or "no"),
     ]:
         table.add_row(key, value)
+    out.print(table)
+
+
+@app.command("sign")
+@reports_errors
+def sign_command(
+    ref: Annotated[str, typer.Argument(help="NAME:VERSION")],
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+):
+    """Vouch for a version published before versions were signed (or signed by a retired key):
+    check its seal and every file's sha256, then sign it with the current signing key. Check where
+    the version came from first: signing it says that its threshold and files are what you expect."""
+    name, version = parse_ref(ref)
+    if version is None:
+        raise InvalidSpec(f"sign {ref!r}: name the version to vouch for, e.g. {name}:1")
+    before, after = _store(store).sign(name, version)
+    was = f"signed by key {before.signature.key}" if before.signature else "unsigned"
+    if as_json:
+        emit({"model": after.model, "version": after.version, "key": after.signature.key, "was": was,
+              "threshold": after.threshold, "checksum": after.checksum, "files": after.files})  # fmt: skip
+        return
+    out.print(f"signed [bold]{after.ref}[/] with key {after.signature.key} (it was {was}), vouching for:")
+    table = Table(show_header=False)
+    table.add_row("detector / backend", f"{after.detector} / {after.backend}")
+    table.add_row("threshold", f"{after.threshold:.6g}")
+    table.add_row("created", after.created_at.isoformat())
+    table.add_row("manifest sha256", after.checksum)
+    for file_name, digest in after.files.items():
+        table.add_row(file_name, f"sha256 {digest}")
     out.print(table)
 
 

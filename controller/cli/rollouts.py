@@ -22,9 +22,9 @@ from controller.rollouts.spec import COMMANDS, TERMINAL, Phase
 from controller.rollouts.strategies import STRATEGIES, strategy_for
 from controller.settings import ControllerSettings
 from controller.store import open_store
-from controller.store.private import ensure_secret
 from controller.targets.cluster import IncrementalUpgrade
 from controller.targets.spec import TargetRef
+from models.private import ensure_secret
 from runtime.tokens import check_token_id, mint, token_id
 
 IdArgument = Annotated[str, typer.Argument(help="Rollout id (from deploy or rollout history).")]

@@ -17,8 +17,8 @@ from pathlib import Path
 from controller.analysis.verdict import VERDICT, Verdict
 from controller.audit import GENESIS, AuditEntry, Checkpoint, Verification, entry_mac, is_keyed, verify
 from controller.rollouts.spec import Rollout
-from controller.store.private import ensure_secret, private_folder, tighten
 from controller.store.spec import StoreError
+from models.private import ensure_secret, private_folder, tighten
 from runtime.conflict import Conflict
 
 STORED = {"stored": True}

@@ -9,6 +9,7 @@ and only then is the folder moved into place: a failed job leaves nothing at the
 import importlib
 import sys
 import time
+from pathlib import Path
 
 from models.manifest import Manifest
 from models.store import ModelStore
@@ -42,7 +43,8 @@ def on_cluster(request: BatchRequest) -> bool:
 
 def run_batch(request: BatchRequest, *, progress: bool = True) -> BatchReport:
     """Run one batch scoring job to completion; nothing is left at the output path if it fails."""
-    manifest, _ = ModelStore(request.store).read(request.model, request.version)  # checksums verified
+    keys = Path(request.keys) if request.keys else None
+    manifest, _ = ModelStore(request.store, keys=keys).read(request.model, request.version)  # verified
     inputs = read_inputs(request.input, manifest.feature_names)
     engine = choose_engine(request, on_cluster(request))
     output = outputs.prepare_output(request.output)

@@ -27,7 +27,9 @@ def score(request: BatchRequest, manifest: Manifest, inputs: Inputs, output: Out
           *, progress: bool) -> tuple[float, str]:  # fmt: skip
     """Score `inputs` into `output`'s staging folder here; returns (0 s to start Ray, a summary)."""
     started = time.perf_counter()
-    scorer = BatchScorer(request.store, manifest.model, manifest.version, request.on_bad_rows, metadata)
+    scorer = BatchScorer(
+        request.store, manifest.model, manifest.version, request.on_bad_rows, metadata, keys=request.keys
+    )
     workers = max(os.cpu_count() or 1, 1)
     with (
         PartWriter(output, request.rows_per_file) as writer,

@@ -108,6 +108,7 @@ def scored_dataset(request: BatchRequest, manifest: Manifest, inputs: Inputs, me
     configure(dataset.context, block_bytes(request.batch_size, inputs.schema), progress=progress)
     scorer = {
         "store": absolute(request.store),
+        "keys": request.keys,
         "model": manifest.model,
         "version": manifest.version,
         "on_bad_rows": request.on_bad_rows,

@@ -1,5 +1,7 @@
 """The scorer actor of a batch job: one model version, loaded once per actor, scoring Arrow batches."""
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 
@@ -15,8 +17,11 @@ class BatchScorer:
     with, and returns each batch with `score` and `label` (and `error` in `null` mode) added.
     """
 
-    def __init__(self, store: str, model: str, version: int, on_bad_rows: str, metadata: dict[str, str]):
-        self.model = load(model, version, store)
+    def __init__(
+        self, store: str, model: str, version: int, on_bad_rows: str, metadata: dict[str, str],
+        keys: str | None = None,
+    ):  # fmt: skip
+        self.model = load(model, version, store, keys=Path(keys) if keys else None)
         self.on_bad_rows = on_bad_rows
         self.metadata = metadata
 

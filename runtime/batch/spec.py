@@ -47,6 +47,9 @@ class BatchRequest:
     input: str
     output: str
     store: str
+    keys: str | None = None
+    """The keys folder that verifies (and decrypts) the version, as an absolute path: every scorer
+    reads it by path (`models.keys`). None: the folder the environment names where the job runs."""
     batch_size: int = 100_000
     concurrency: int = 1
     on_bad_rows: Literal["reject", "null"] = "reject"

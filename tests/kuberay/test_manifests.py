@@ -262,6 +262,27 @@ def test_the_role_grants_only_what_the_controller_uses():
     }
 
 
+def test_every_pod_that_reads_the_store_reads_its_keys_from_the_keys_secret():
+    """Versions are verified with the keyring: every pod mounting the store mounts the Secret
+    raynomaly-keys (optional, read-only) where its RAYNOMALY_KEYS_DIR points, by path only."""
+    objects = manifests.render()
+    workloads = [o for o in objects if o["kind"] in ("Deployment", "RayService", "RayJob")]
+    checked = 0
+    for obj in workloads:
+        for pod in pod_specs(obj):
+            container = pod["containers"][0]
+            mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+            if "/models" not in mounts:
+                continue
+            environ = {e["name"]: e.get("value") for e in container["env"]}
+            keys = mounts[environ["RAYNOMALY_KEYS_DIR"]]
+            volume = next(v for v in pod["volumes"] if v["name"] == keys["name"])
+            assert keys["readOnly"] is True
+            assert volume["secret"]["secretName"] == "raynomaly-keys" and volume["secret"]["optional"] is True
+            checked += 1
+    assert checked == 6  # serving head, CPU and GPU workers; batch head and worker; the controller
+
+
 def test_every_container_runs_as_non_root():
     objects = manifests.render()
     workloads = [o for o in objects if o["kind"] in ("Deployment", "RayService", "RayJob")]

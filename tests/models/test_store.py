@@ -2,7 +2,6 @@
 
 import json
 import multiprocessing
-import os
 import stat
 import threading
 import time
@@ -191,14 +190,6 @@ def test_a_lock_file_that_is_a_link_is_refused_not_followed(store_uri, tmp_path)
     with pytest.raises(StoreWriteFailed, match=r"\.fraud\.lock is a symbolic link.*Remove it"):
         store.publish(draft(), {"params.npz": b"w"})
     assert target.read_text() == "keep me" and store.versions("fraud") == [1]
-
-
-@pytest.fixture
-def open_umask():
-    """The most permissive umask, so that only the store's own modes can keep files private."""
-    previous = os.umask(0)
-    yield
-    os.umask(previous)
 
 
 def test_a_local_store_is_its_owners_alone_whatever_the_umask(store_uri, open_umask):

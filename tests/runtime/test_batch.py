@@ -2,6 +2,7 @@
 order, every row accounted for, bad rows named or kept with their reason, and nothing at the output
 path on failure; and which engine a job picks."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -313,3 +314,20 @@ def test_null_mode_keeps_every_row_and_says_why(engine, files, tmp_path):
     model = load("m", 1, str(files / "store"))
     X = np.array([[table.column(f)[i].as_py() for f in FEATURES] for i in good])
     assert table.column("score").take(good).to_pylist() == model.decision_function(X).tolist()
+
+
+def test_a_job_verifies_the_version_with_the_keys_folder_it_names(files, tmp_path):
+    from models import keys
+    from models.errors import UnknownKey
+
+    own = tmp_path / "keys"
+    store = ModelStore(str(tmp_path / "store"), keys=own)
+    keys.new_key(own, encryption=True)
+    store.publish(*ModelStore(str(files / "store")).read("m", 1))
+    job = BatchRequest(
+        "m", 1, str(files / "batch.parquet"), str(tmp_path / "out"), store.uri, engine="process"
+    )
+    with pytest.raises(UnknownKey, match="not in the keyring"):
+        run_batch(job, progress=False)  # the environment's keyring never signed it
+    report = run_batch(replace(job, keys=str(own)), progress=False)
+    assert report.rows_out == ROWS

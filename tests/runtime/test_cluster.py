@@ -37,6 +37,16 @@ def test_environment_enables_token_auth_and_the_chosen_ingress(tmp_path):
     assert proxy["RAY_SERVE_ENABLE_HA_PROXY"] == "0" and proxy["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "0"
 
 
+def test_replicas_get_the_keys_folder_as_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = RuntimeSettings.resolve({"RAYNOMALY_HOME": "state"})
+    assert settings.keys == Path("state/keys")
+    environ = cluster.environment(settings)
+    assert environ["RAYNOMALY_KEYS_DIR"] == str(tmp_path / "state" / "keys")
+    override = RuntimeSettings.resolve({"RAYNOMALY_HOME": "state", "RAYNOMALY_KEYS_DIR": "/etc/keys"})
+    assert cluster.environment(override)["RAYNOMALY_KEYS_DIR"] == "/etc/keys"
+
+
 def test_settings_flags_override_environment():
     settings = RuntimeSettings.resolve({"RAYNOMALY_STORE": "/env/store"}, ports={"http": 28000, "grpc": None})
     assert settings.store == "/env/store" and settings.ports.http == 28000 and settings.ports.grpc == 9000

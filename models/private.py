@@ -1,4 +1,4 @@
-"""Files only the controller's user may read: its keys, tokens and the rollout store.
+"""Files only their owner may read: signing and encryption keys, tokens, the rollout store.
 
 Each is created 0600 (never world-readable in between) in a folder made 0700, and files that
 exist already are tightened on open, so an install from an earlier release is closed too.
