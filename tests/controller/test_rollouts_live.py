@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.controller.live import Control, Load, measurement, moves, story, verdicts
@@ -208,3 +209,27 @@ def test_a_rolling_update_changes_options_in_place_behind_a_locust_gate(served, 
     gate = measurement(verdicts(answer)[-1], "loadtest_error_rate")
     assert gate["outcome"] == "Successful" and "requests" in gate["message"]
     assert load.failed == 0, load.statuses
+
+
+def test_requests_that_only_a_client_could_get_wrong_never_roll_a_canary_back(served, control):
+    """Canary poisoning: a caller pinning malformed requests to the candidate (a 401-digit number,
+    too few features) gets 400s; they count as client errors, so the candidate's error rate stays 0
+    and the healthy canary succeeds."""
+    url = f"{served.http}/api/v1/predict"
+    huge = b'{"model": "sensor", "features": [1' + b"0" * 400 + b", 1, 1, 1, 1, 1, 1, 1]}"
+    short = json.dumps({"model": "sensor", "features": [1.0]}).encode()
+    poisoned = []
+    with Load(served.http, key=served.key) as load:
+        rollout_id = deploy(served, "2", "--steps", "10,100", *WINDOW)
+        headers = {**served.headers, "x-model-version": "2", "content-type": "application/json"}
+        with httpx.Client(timeout=10.0) as client:
+            while len(poisoned) < 120:
+                poisoned.append(client.post(url, content=(huge, short)[len(poisoned) % 2], headers=headers))
+                time.sleep(0.1)
+        answer = control.finished(rollout_id)
+    assert {r.status_code for r in poisoned} == {400}, {r.status_code for r in poisoned}
+    assert answer["rollout"]["phase"] == "Succeeded", story(answer)
+    errors = [measurement(v, "error_rate") for v in verdicts(answer)]
+    assert errors and all(e["outcome"] != "Failed" for e in errors), story(answer)
+    assert any(e["value"] == 0 for e in errors), story(answer)  # the 120 refusals were not counted
+    assert load.failed == 0
