@@ -221,6 +221,9 @@ def test_requests_that_only_a_client_could_get_wrong_never_roll_a_canary_back(se
     poisoned = []
     with Load(served.http, key=served.key) as load:
         rollout_id = deploy(served, "2", "--steps", "10,100", *WINDOW)
+        deadline = time.monotonic() + 60
+        while 2 not in served.desired().traffic.models["sensor"].weights and time.monotonic() < deadline:
+            time.sleep(0.2)  # the candidate is placed at the controller's next tick
         headers = {**served.headers, "x-model-version": "2", "content-type": "application/json"}
         with httpx.Client(timeout=10.0) as client:
             while len(poisoned) < 120:
