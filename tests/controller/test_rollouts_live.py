@@ -221,16 +221,18 @@ def test_requests_that_only_a_client_could_get_wrong_never_roll_a_canary_back(se
     poisoned = []
     with Load(served.http, key=served.key) as load:
         rollout_id = deploy(served, "2", "--steps", "10,100", *WINDOW)
-        deadline = time.monotonic() + 60
-        while 2 not in served.desired().traffic.models["sensor"].weights and time.monotonic() < deadline:
-            time.sleep(0.2)  # the candidate is placed at the controller's next tick
         headers = {**served.headers, "x-model-version": "2", "content-type": "application/json"}
         with httpx.Client(timeout=10.0) as client:
+            fine = json.dumps({"model": "sensor", "features": [1.0] * 8}).encode()
+            deadline = time.monotonic() + 60  # the candidate is placed at the controller's next tick
+            while client.post(url, content=fine, headers=headers).status_code != 200:
+                assert time.monotonic() < deadline, "the candidate was never routed"
+                time.sleep(0.2)
             while len(poisoned) < 120:
                 poisoned.append(client.post(url, content=(huge, short)[len(poisoned) % 2], headers=headers))
                 time.sleep(0.1)
         answer = control.finished(rollout_id)
-    assert {r.status_code for r in poisoned} == {400}, {r.status_code for r in poisoned}
+    assert {r.status_code for r in poisoned} == {400}, [r.text for r in poisoned if r.status_code != 400][:3]
     assert answer["rollout"]["phase"] == "Succeeded", story(answer)
     errors = [measurement(v, "error_rate") for v in verdicts(answer)]
     assert errors and all(e["outcome"] != "Failed" for e in errors), story(answer)
