@@ -6,9 +6,11 @@ Deploys, deletions, rollout commands and revocations run for real against a SQLi
 model store in a temporary folder, with a double of the target (no Ray, no Kubernetes)."""
 
 import tempfile
+from pathlib import Path
 
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -37,6 +39,8 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 EXAMPLES = settings(
     max_examples=25, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
+# The coverage phase is off: it sends every boundary of every parameter and body field, hundreds of
+# cases per operation, past what a unit test may take; benchmarks/bench_hostile.py runs many more.
 CONFIG = schemathesis.Config.from_dict(
     {
         "seed": 0,
@@ -92,12 +96,11 @@ def flatmap_body(context, body):
     return st.just(body)
 
 
-@pytest.fixture(scope="module")
-def control_api(tmp_path_factory):
-    """The control API with fraud:1, fraud:2, churn:1 and churn:2 stored and churn rolling out."""
+def stocked(root: Path) -> FastAPI:
+    """The control API over stores under `root` holding fraud:1, fraud:2, churn:1 and churn:2, with
+    churn rolling out (rollout `ROLLOUT`)."""
     from models.demo import write
 
-    root = tmp_path_factory.mktemp("schema")
     write(root / "demo")
     services = _services(str(root))
     for model in ("fraud", "fraud", "churn", "churn"):
@@ -107,9 +110,15 @@ def control_api(tmp_path_factory):
     return create_app(services)
 
 
+@pytest.fixture(scope="module")
+def control_api(tmp_path_factory):
+    return stocked(tmp_path_factory.mktemp("schema"))
+
+
 @schema.parametrize()
 @EXAMPLES
 def test_an_admin_gets_declared_answers_and_never_a_server_error(case, control_api):
+    """The admin token replaces any credentials generated (those are the next test's)."""
     case.headers = {**(case.headers or {}), **ADMIN}
     case.call_and_validate(app=control_api, checks=CHECKS)
 
