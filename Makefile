@@ -71,6 +71,7 @@ bench: system setup
 	$(BIN)/python benchmarks/bench_rollout.py
 	$(BIN)/python benchmarks/bench_judgement.py
 	$(BIN)/python benchmarks/bench_startup.py
+	$(BIN)/python benchmarks/bench_hostile.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -22,13 +22,14 @@ from runtime.desired import GatewayConfig
 from runtime.errors import ANSWERED, BadRequest, Overloaded, RateLimited, grpc_code, http_status, unquoted
 from runtime.inference import Inference
 from runtime.metrics import GatewayMetrics, ScorerMetrics
+from runtime.openapi import ANSWERS, BATCH_ANSWERS, PIN_HEADER, PREDICT, PREDICT_BATCH, READY, declare_bearer
 from runtime.placement import Unavailable
 from runtime.rpc import raynomaly_pb2 as pb
 
 logger = logging.getLogger("raynomaly.gateway")
 
 api = FastAPI(title="raynomaly", description="Anomaly scores from the served model versions.")
-PIN_HEADER = "x-model-version"
+declare_bearer(api)
 
 
 def _error(error: Exception) -> JSONResponse:
@@ -170,7 +171,7 @@ class Gateway:
         header = self.inference.traffic(model).sticky_header
         return headers.get(header) if header else None
 
-    @api.post("/api/v1/predict")
+    @api.post("/api/v1/predict", openapi_extra=PREDICT, responses=ANSWERS)
     async def predict(self, request: Request) -> JSONResponse:
         """One sample: {"model": NAME, "features": [..] or {name: value}}."""
         who = self.inference.admit(request.headers.get("authorization"))
@@ -182,7 +183,7 @@ class Gateway:
         )
         return _json(answer)
 
-    @api.post("/api/v1/predict/batch")
+    @api.post("/api/v1/predict/batch", openapi_extra=PREDICT_BATCH, responses=BATCH_ANSWERS)
     async def predict_batch(self, request: Request) -> Response:
         """Many samples: JSON {"model", "instances"}, or an Arrow IPC / .npy body with ?model=NAME."""
         who = self.inference.admit(request.headers.get("authorization"))
@@ -230,7 +231,7 @@ class Gateway:
         """The gateway answers."""
         return {"status": "ok"}
 
-    @api.get("/ready")
+    @api.get("/ready", responses=READY)
     async def ready(self) -> JSONResponse:
         """200 when the last table was applied (every inline version loaded) and every dedicated
         version's application is RUNNING; else 503 naming what failed or is awaited."""

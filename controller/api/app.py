@@ -16,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from controller.api.deletion import delete_versions
 from controller.api.errors import STATUS, headers_of, http_status
 from controller.api.guard import guard
-from controller.api.openapi import CHANGING, PROTECTED
+from controller.api.openapi import (
+    CHANGING,
+    MISSING,
+    PROMETHEUS,
+    PROTECTED,
+    UNAVAILABLE,
+    UNREADABLE,
+    StatusBody,
+)
 from controller.api.refusals import Refusals
 from controller.api.telemetry import RolloutCollector
 from controller.kuberay.manifests import parse_image
@@ -127,32 +135,43 @@ def create_app(services: Services) -> FastAPI:
     def health() -> dict:
         return {"status": "ok"}
 
-    @app.get("/ready")
+    stopped = {503: {"model": StatusBody, "description": "The controller loop is not running."}}
+
+    @app.get("/ready", response_model=StatusBody, responses=stopped)
     def ready() -> Response:
         store.list(active=True)
         if not services.alive():
             return JSONResponse({"status": "the controller loop is not running"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    @app.get("/metrics", dependencies=[Depends(viewer)], responses=PROTECTED)
+    @app.get(
+        "/metrics",
+        dependencies=[Depends(viewer)],
+        responses={**PROTECTED, **PROMETHEUS},
+        response_class=Response,
+    )
     def metrics() -> Response:
+        """Every rollout's phase, step, weights and latest analysis, in Prometheus's text format."""
         registry = CollectorRegistry()
         registry.register(RolloutCollector(store))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/v1/models", dependencies=[Depends(viewer)], responses=PROTECTED)
+    @app.get("/api/v1/models", dependencies=[Depends(viewer)], responses={**PROTECTED, **UNAVAILABLE})
     def models(ref: TargetRef = Depends(target_ref)) -> list[dict]:
         where = _target(services, ref)
         return [_model(services, name, where) for name in services.models.models()]
 
-    @app.get("/api/v1/models/{model}/versions", dependencies=[Depends(viewer)], responses=PROTECTED)
+    @app.get(
+        "/api/v1/models/{model}/versions", dependencies=[Depends(viewer)], responses={**PROTECTED, **MISSING}
+    )
     def versions(model: str) -> list[dict]:
         check_name(model)
         if model not in services.models.models():
             raise ModelNotFound(f"no model {model!r} in {services.models.uri}")
         return [_version(services.models.manifest(model, v)) for v in services.models.versions(model)]
 
-    @app.post("/api/v1/models/{model}/deploy", status_code=201, responses=CHANGING)
+    @app.post("/api/v1/models/{model}/deploy", status_code=201,
+              responses={**CHANGING, **MISSING, **UNAVAILABLE, **UNREADABLE})  # fmt: skip
     def deploy(model: str, request: DeployRequest, who: Principal = Depends(deployer)) -> dict:
         check_name(model)
         spec = request.spec(model)
@@ -171,20 +190,20 @@ def create_app(services: Services) -> FastAPI:
             deleted = delete_versions(model, chosen, services.models, store, where, who.subject)
         return {"model": model, "deleted": deleted, "remaining": services.models.versions(model)}
 
-    @app.delete("/api/v1/models/{model}/versions/{version}", responses=CHANGING)
+    @app.delete("/api/v1/models/{model}/versions/{version}", responses={**CHANGING, **MISSING, **UNAVAILABLE})
     def delete_version(
         model: str,
         version: int = Path(ge=1),
-        ref: TargetRef = Depends(target_ref),
         who: Principal = Depends(deployer),
+        ref: TargetRef = Depends(target_ref),
     ) -> dict:
         """Delete one version, unless it serves (weights or shadows on `target`) or takes part in an
         active rollout (409 naming what uses it)."""
         return delete(model, version, ref, who)
 
-    @app.delete("/api/v1/models/{model}", responses=CHANGING)
+    @app.delete("/api/v1/models/{model}", responses={**CHANGING, **MISSING, **UNAVAILABLE})
     def delete_model(
-        model: str, ref: TargetRef = Depends(target_ref), who: Principal = Depends(deployer)
+        model: str, who: Principal = Depends(deployer), ref: TargetRef = Depends(target_ref)
     ) -> dict:
         """Delete every version of a model, unless one is in use (409 naming it; nothing deleted)."""
         return delete(model, None, ref, who)
@@ -193,12 +212,14 @@ def create_app(services: Services) -> FastAPI:
     def rollouts(model: str | None = None, active: bool | None = None) -> list[dict]:
         return [r.model_dump(mode="json") for r in store.list(model, active)]
 
-    @app.get("/api/v1/rollouts/{rollout_id}", dependencies=[Depends(viewer)], responses=PROTECTED)
+    @app.get(
+        "/api/v1/rollouts/{rollout_id}", dependencies=[Depends(viewer)], responses={**PROTECTED, **MISSING}
+    )
     def rollout(rollout_id: str) -> dict:
         record = _get(store, rollout_id)
         return {"rollout": record.model_dump(mode="json"), "events": store.events(rollout_id)}
 
-    @app.post("/api/v1/rollouts/{rollout_id}/{command}", status_code=202, responses=CHANGING)
+    @app.post("/api/v1/rollouts/{rollout_id}/{command}", status_code=202, responses={**CHANGING, **MISSING})
     def command(rollout_id: str, command: str, who: Principal = Depends(deployer)) -> dict:
         if command not in COMMANDS:
             raise LookupError(f"no command {command!r}; use one of {', '.join(COMMANDS)}")

@@ -1,6 +1,6 @@
 """What the control API's OpenAPI document declares besides its routes: the bearer scheme, and the
-error answers every protected route can give, each a `{"detail": "..."}` body (422s included: they
-are one line naming the field and the bound, not FastAPI's list of errors)."""
+error answers its routes can give, each a `{"detail": "..."}` body (422s included: they are one
+line naming the field and the bound, not FastAPI's list of errors)."""
 
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel
@@ -22,11 +22,29 @@ def _answer(text: str) -> dict:
     return {"model": ErrorBody, "description": text}
 
 
+class StatusBody(BaseModel):
+    """The answer of `/ready`."""
+
+    status: str
+    """`ready`, or what is not."""
+
+
 INVALID = {422: _answer("A parameter or the body is invalid; the detail names the field and bound.")}
+UNREADABLE = {400: _answer("The body is not JSON text (not UTF-8, say); send a JSON object.")}
+MISSING = {404: _answer("No such model, version or rollout; the detail says how to list them.")}
+UNAVAILABLE = {
+    503: _answer("The target or the model store did not answer; retry, or check 'raynomaly status'.")
+}
 PROTECTED = {
     401: _answer("No token, or one that is expired, forged, malformed or revoked."),
     403: _answer("The token's role is too weak for this route."),
     429: _answer("Over the client's rate limit; Retry-After says when to retry."),
     **INVALID,
+}
+PROMETHEUS = {
+    200: {
+        "description": "Prometheus's text format.",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
 }
 CHANGING = {**PROTECTED, 409: _answer("The change conflicts with the current state; the detail says why.")}

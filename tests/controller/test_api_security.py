@@ -216,3 +216,18 @@ def test_the_openapi_document_declares_the_bearer_scheme_and_error_answers(api):
     assert document["components"]["schemas"][error]["required"] == ["detail"]
     invalid = client.post("/api/v1/models/fraud/deploy", json={"version": "x"}, headers=bearer("deployer"))
     assert invalid.status_code == 422 and isinstance(invalid.json()["detail"], str)
+
+
+def test_a_request_without_a_token_is_401_before_its_body_or_parameters_are_read(api):
+    client, _ = api
+    answers = [
+        client.post("/api/v1/models/fraud/deploy", content=b"\xff\xfe"),
+        client.delete("/api/v1/models/fraud", params={"namespace": "serving"}),
+        client.get("/api/v1/audit", params={"since": -1}),
+        client.get("/api/v1/no-such-route"),
+    ]
+    assert [a.status_code for a in answers] == [401] * 4
+    assert all("missing bearer token" in a.json()["detail"] for a in answers)
+    assert [client.get(path).status_code for path in ("/health", "/ready", "/openapi.json", "/docs")] == [
+        200
+    ] * 4

@@ -3,26 +3,23 @@ tokens, and that none of it counts against a version; on the doubled core and it
 and gRPC adapters."""
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 
 import grpc
 import pytest
-from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 
-import runtime.gateway
 from runtime.access import Gatekeeper
 from runtime.codec import Rows
 from runtime.desired import Access
-from runtime.errors import ANSWERED, RateLimited, grpc_code, http_status
+from runtime.errors import RateLimited, grpc_code, http_status
 from runtime.placement import Unavailable
 from runtime.rpc import raynomaly_pb2 as pb
 from runtime.tokens import Forbidden, Unauthorized, mint
 from runtime.traffic import ModelTraffic
-from tests.runtime.test_fuzz import Gateway
-from tests.runtime.test_fuzz import Replica as FuzzReplica
+from tests.runtime.replica import Replica, served
 from tests.runtime.test_gateway_streams import ContextDouble
 from tests.runtime.test_inference import ScorerDouble, config, gateway
 
@@ -160,45 +157,35 @@ def test_quotas_carry_over_a_new_table_with_the_same_access(access):
     assert inference.gate is gate
 
 
-class Replica(FuzzReplica):
-    """The gateway's handlers, the WebSocket and the traffic table too, on the doubled core."""
-
-    streaming, traffic = Gateway.streaming, Gateway.traffic
-
-
-def _client(inference) -> TestClient:
-    replica = Replica(inference)
-    routes = [
-        Route("/api/v1/predict", replica.predict, methods=["POST"]),
-        WebSocketRoute("/api/v1/predict/streaming", replica.streaming),
-        Route("/api/v1/traffic", lambda request: JSONResponse(replica.traffic(request))),
-    ]
-    handlers = {kind: (lambda request, error: runtime.gateway._error(error)) for kind in ANSWERED}
-    return TestClient(Starlette(routes=routes, exception_handlers=handlers), raise_server_exceptions=False)
+@contextlib.contextmanager
+def _client(inference) -> Iterator[TestClient]:
+    """The gateway's real FastAPI app over the doubled core."""
+    with served(Replica(inference)) as app:
+        yield TestClient(app, raise_server_exceptions=False)
 
 
 def test_http_answers_401_403_429_with_their_headers(access):
     inference, _, _ = gateway({1: ScorerDouble(1)}, ModelTraffic(weights={1: 100}), access=access)
-    client = _client(inference)
-    body = {"model": "fraud", "features": [1.0, 2.0]}
-    missing = client.post("/api/v1/predict", json=body)
-    assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
-    assert "missing bearer token" in missing.json()["error"]
-    other = client.post("/api/v1/predict", json=body, headers={"authorization": bearer(models=["churn"])})
-    assert other.status_code == 403
-    headers = {"authorization": bearer()}
-    assert [client.post("/api/v1/predict", json=body, headers=headers).status_code for _ in range(2)] == [
-        200
-    ] * 2
-    limited = client.post("/api/v1/predict", json=body, headers=headers)
-    assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
+    with _client(inference) as client:
+        body = {"model": "fraud", "features": [1.0, 2.0]}
+        missing = client.post("/api/v1/predict", json=body)
+        assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
+        assert "missing bearer token" in missing.json()["error"]
+        other = client.post("/api/v1/predict", json=body, headers={"authorization": bearer(models=["churn"])})
+        assert other.status_code == 403
+        headers = {"authorization": bearer()}
+        assert [client.post("/api/v1/predict", json=body, headers=headers).status_code for _ in range(2)] == [
+            200
+        ] * 2
+        limited = client.post("/api/v1/predict", json=body, headers=headers)
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
 
 
 def test_the_traffic_table_is_shown_to_token_holders_only(access):
     inference, _, _ = gateway({1: ScorerDouble(1)}, ModelTraffic(weights={1: 100}), access=access)
-    client = _client(inference)
-    assert client.get("/api/v1/traffic").status_code == 401
-    assert client.get("/api/v1/traffic", headers={"authorization": bearer()}).json()["models"]["fraud"]
+    with _client(inference) as client:
+        assert client.get("/api/v1/traffic").status_code == 401
+        assert client.get("/api/v1/traffic", headers={"authorization": bearer()}).json()["models"]["fraud"]
 
 
 def test_grpc_answers_unauthenticated_and_permission_denied(access):
@@ -218,13 +205,13 @@ def test_grpc_answers_unauthenticated_and_permission_denied(access):
 
 def test_a_websocket_needs_a_token_and_each_message_spends_the_quota(access):
     inference, _, _ = gateway({1: ScorerDouble(1)}, ModelTraffic(weights={1: 100}), access=access)
-    client = _client(inference)
-    with client.websocket_connect("/api/v1/predict/streaming?model=fraud") as socket:
-        assert socket.receive_json()["status"] == 401
-    headers = {"authorization": bearer()}
-    with client.websocket_connect("/api/v1/predict/streaming?model=fraud", headers=headers) as socket:
-        answers = []
-        for _ in range(4):
-            socket.send_text('{"features": [1.0, 2.0]}')
-            answers.append(socket.receive_json())
-        assert [a.get("status", 200) for a in answers] == [200, 200, 200, 429]
+    with _client(inference) as client:
+        with client.websocket_connect("/api/v1/predict/streaming?model=fraud") as socket:
+            assert socket.receive_json()["status"] == 401
+        headers = {"authorization": bearer()}
+        with client.websocket_connect("/api/v1/predict/streaming?model=fraud", headers=headers) as socket:
+            answers = []
+            for _ in range(4):
+                socket.send_text('{"features": [1.0, 2.0]}')
+                answers.append(socket.receive_json())
+            assert [a.get("status", 200) for a in answers] == [200, 200, 200, 429]

@@ -14,71 +14,39 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-import runtime.gateway
 from models.errors import InvalidInput
 from runtime.bodies import read_arrow, read_body
 from runtime.codec import ARROW, NPY, Rows, parse_json
 from runtime.errors import BadRequest, ServingError, TooLarge
 from runtime.gateway import batch_rows, stream_chunks, stream_messages
 from runtime.rpc import raynomaly_pb2 as pb
-from runtime.traffic import ModelTraffic
+from tests.runtime.hostile import arrow_bodies, json_values, npy_bodies, raw_json, rows
+from tests.runtime.replica import LIMITS, Replica, served, serving
 from tests.runtime.test_gateway_streams import ContextDouble
-from tests.runtime.test_inference import ScorerDouble, gateway
 
 FUZZ = settings(
     max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
-LIMITS = {"max_rows": 50, "max_body_bytes": 64 * 1024}
-Gateway = runtime.gateway.Gateway.func_or_class  # the class serve.ingress wraps
 
 
-class Replica:
-    """The gateway's own handlers, bound to a doubled core instead of a Serve replica."""
-
-    _body, _sticky, _grpc, _metadata = Gateway._body, Gateway._sticky, Gateway._grpc, Gateway._metadata
-    predict, predict_batch, Predict, PredictBatch = (
-        Gateway.predict,
-        Gateway.predict_batch,
-        Gateway.Predict,
-        Gateway.PredictBatch,
-    )
-
-    def __init__(self, inference):
-        self.inference = inference
+@pytest.fixture(scope="module")
+def http():
+    """A client of the gateway's app on the doubled core, and the core's metrics."""
+    inference, metrics = serving()
+    with served(Replica(inference)) as app:
+        yield TestClient(app, raise_server_exceptions=False), metrics
 
 
-def _serving():
-    inference, metrics, _ = gateway({1: ScorerDouble(1)}, ModelTraffic(weights={1: 100}), **LIMITS)
-    return inference, metrics
-
-
-def _http():
-    inference, metrics = _serving()
-    replica = Replica(inference)
-    answer = {
-        kind: (lambda request, error: runtime.gateway._error(error)) for kind in (ServingError, InvalidInput)
-    }
-    routes = [
-        Route("/api/v1/predict", replica.predict, methods=["POST"]),
-        Route("/api/v1/predict/batch", replica.predict_batch, methods=["POST"]),
-    ]
-    app = Starlette(routes=routes, exception_handlers=answer)
-    return TestClient(app, raise_server_exceptions=False), metrics
-
-
-HTTP, HTTP_METRICS = _http()
-
-
-def _assert_answered(response) -> None:
+def _assert_answered(response, metrics) -> None:
     """200, or a 4xx whose body names the problem; the version never counts a server error."""
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert response.json()["error"] and response.json()["status"] == response.status_code
-    assert all(outcome != "server_error" for *_, outcome in HTTP_METRICS.records)
+    assert all(outcome != "server_error" for *_, outcome in metrics.records)
 
 
 def _dumps(value) -> bytes:
@@ -86,40 +54,14 @@ def _dumps(value) -> bytes:
     return json.dumps(value).encode()
 
 
-def _post(path: str, body: bytes, content_type: str = "application/json", query: str = ""):
-    response = HTTP.post(f"{path}{query}", content=body, headers={"content-type": content_type})
-    _assert_answered(response)
+def _post(http, path: str, body: bytes, content_type: str = "application/json", query: str = ""):
+    client, metrics = http
+    response = client.post(f"{path}{query}", content=body, headers={"content-type": content_type})
+    _assert_answered(response, metrics)
     return response
 
 
 # JSON: arbitrary values where the rows go, and raw texts that stress the parser
-
-numbers = st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=False), st.floats())
-json_values = st.recursive(
-    st.none() | st.booleans() | numbers | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
-    max_leaves=20,
-)
-rows = st.lists(st.lists(numbers | json_values, max_size=4), max_size=6)
-raw_json = st.one_of(
-    st.integers(1, 3000).map(
-        lambda depth: b'{"model": "fraud", "features": ' + b"[" * depth + b"]" * depth + b"}"
-    ),
-    st.integers(1, 5000).map(lambda digits: b'{"model": "fraud", "features": [' + b"9" * digits + b", 1]}"),
-    st.sampled_from(
-        [
-            b'{"model": "fraud", "model": "fraud", "features": [1, 2]}',
-            b'{"model": "fraud", "features": {"a": 1, "a": 2, "b": 3}}',
-            b'{"model": "fraud", "features": [NaN, Infinity]}',
-            b'{"model": "fraud", "instances": [[1e999, 1]]}',
-            b'{"model": "fraud", "features": {"a": {"a": 1}, "b": 1}}',
-            b"\xff\xfe",
-            b"",
-            b"null",
-        ]
-    ),
-    st.binary(max_size=64),
-)
 
 
 @FUZZ
@@ -128,87 +70,30 @@ raw_json = st.one_of(
 )
 @example(features=[1.0, 2.0], model="fraud")
 @example(features={"a": 1, "b": True}, model="fraud")
-def test_json_predict_bodies_are_answered(features, model):
-    _post("/api/v1/predict", _dumps({"model": model, "features": features}))
+def test_json_predict_bodies_are_answered(http, features, model):
+    _post(http, "/api/v1/predict", _dumps({"model": model, "features": features}))
 
 
 @FUZZ
 @given(instances=rows | json_values)
-def test_json_batch_bodies_are_answered(instances):
-    _post("/api/v1/predict/batch", _dumps({"model": "fraud", "instances": instances}))
+def test_json_batch_bodies_are_answered(http, instances):
+    _post(http, "/api/v1/predict/batch", _dumps({"model": "fraud", "instances": instances}))
 
 
 @FUZZ
 @given(body=raw_json, path=st.sampled_from(["/api/v1/predict", "/api/v1/predict/batch"]))
 @example(body=b'{"model": "fraud", "features": ' + b"[" * 256 + b"]" * 256 + b"}", path="/api/v1/predict")
-def test_raw_json_texts_are_answered(body, path):
-    _post(path, body)
+def test_raw_json_texts_are_answered(http, body, path):
+    _post(http, path, body)
 
 
 # Arrow IPC: random schemas, dtypes, compression; then cut or corrupted
 
-ARROW_TYPES = [
-    pa.int8(),
-    pa.uint64(),
-    pa.int64(),
-    pa.float16(),
-    pa.float32(),
-    pa.float64(),
-    pa.bool_(),
-    pa.string(),
-    pa.decimal128(10, 2),
-    pa.date32(),
-    pa.null(),
-    pa.dictionary(pa.int8(), pa.string()),
-]
-
-
-@st.composite
-def arrow_bodies(draw) -> bytes:
-    names = draw(st.lists(st.sampled_from(["a", "b", "0", "1", "column_0", "column_1", "x"]), max_size=4))
-    n = draw(st.integers(0, 8))
-    columns = []
-    for _ in names:
-        kind = draw(st.sampled_from(ARROW_TYPES))
-        values = pa.array(draw(st.lists(st.integers(-3, 3) | st.none(), min_size=n, max_size=n)))
-        columns.append(_column(values, kind))
-    table = pa.Table.from_arrays(columns, names=names) if names else pa.table({})
-    options = pa.ipc.IpcWriteOptions(compression=draw(st.sampled_from([None, "lz4", "zstd"])))
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
-        writer.write_table(table, max_chunksize=draw(st.integers(1, 8)))
-    return _damage(draw, sink.getvalue())
-
-
-def _column(values: pa.Array, kind: pa.DataType) -> pa.Array:
-    """Small integers as a column of `kind`."""
-    if kind == pa.null():
-        return pa.nulls(len(values))
-    if pa.types.is_date(kind):
-        return values.cast(pa.int32()).cast(kind)
-    if pa.types.is_dictionary(kind):
-        return values.cast(pa.string()).dictionary_encode()
-    return values.cast(pa.float64()).cast(kind, safe=False)
-
-
-def _damage(draw, body: bytes) -> bytes:
-    """The body as is, cut short, or with bytes overwritten."""
-    how = draw(st.sampled_from(["intact", "cut", "flip"]))
-    if how == "cut" and body:
-        return body[: draw(st.integers(0, len(body) - 1))]
-    if how == "flip" and body:
-        at = draw(st.lists(st.integers(0, len(body) - 1), min_size=1, max_size=4))
-        damaged = bytearray(body)
-        for i in at:
-            damaged[i] = draw(st.integers(0, 255))
-        return bytes(damaged)
-    return body
-
 
 @FUZZ
 @given(body=arrow_bodies())
-def test_arrow_streams_are_answered(body):
-    _post("/api/v1/predict/batch", body, ARROW, "?model=fraud")
+def test_arrow_streams_are_answered(http, body):
+    _post(http, "/api/v1/predict/batch", body, ARROW, "?model=fraud")
 
 
 def _bomb(rows: int, columns: int = 2) -> bytes:
@@ -236,29 +121,6 @@ def test_a_stream_over_the_row_limit_is_refused():
 
 # .npy: random dtypes and shapes, headers that lie about them, bodies cut short
 
-NPY_DTYPES = ["<f8", ">f4", "<i1", "<u8", "|b1", "<c16", "<U3", "<M8[s]", "<f2", "|V4"]
-
-
-@st.composite
-def npy_bodies(draw) -> bytes:
-    dtype = np.dtype(draw(st.sampled_from(NPY_DTYPES)))
-    shape = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
-    buffer = io.BytesIO()
-    np.save(buffer, np.zeros(shape, dtype), allow_pickle=False)
-    body = buffer.getvalue()
-    lie = draw(st.sampled_from([None, "shape", "dtype", "version"]))
-    if lie == "shape":
-        body = body.replace(
-            repr(shape).encode(), repr(tuple(draw(st.lists(st.integers(-2, 10**12), max_size=3)))).encode(), 1
-        )
-    elif lie == "dtype":
-        body = body.replace(
-            repr(dtype.str).encode(), repr(draw(st.sampled_from(NPY_DTYPES + ["O", "<f9"]))).encode(), 1
-        )
-    elif lie == "version":
-        body = body[:6] + bytes([draw(st.integers(0, 4)), 0]) + body[8:]
-    return _damage(draw, body)
-
 
 @FUZZ
 @given(body=npy_bodies())
@@ -271,8 +133,8 @@ def npy_bodies(draw) -> bytes:
     + bytes(8)
 )
 @example(body=b"\x93NUMPY\x01\x00\x20\x00{'descr': '<f8', 'shape': " + b"(" * 200 + b"\n")
-def test_npy_bodies_are_answered(body):
-    _post("/api/v1/predict/batch", body, NPY, "?model=fraud")
+def test_npy_bodies_are_answered(http, body):
+    _post(http, "/api/v1/predict/batch", body, NPY, "?model=fraud")
 
 
 # WebSocket: text and binary frames, random JSON
@@ -290,7 +152,7 @@ def test_npy_bodies_are_answered(body):
     )
 )
 def test_websocket_messages_are_each_answered_and_the_socket_stays_open(messages):
-    inference, metrics = _serving()
+    inference, metrics = serving()
 
     async def endpoint(websocket):
         await websocket.accept()
@@ -316,7 +178,7 @@ floats = st.floats(width=64)
 @given(values=st.lists(floats, max_size=120), n_features=st.integers(0, 2**32 - 1), chunk=st.integers(0, 7))
 @example(values=[1.0] * 4, n_features=2, chunk=1)
 def test_grpc_requests_are_answered_with_a_client_code(values, n_features, chunk):
-    inference, metrics = _serving()
+    inference, metrics = serving()
     replica, batch = (
         Replica(inference),
         pb.PredictBatchRequest(model="fraud", values=values, n_features=n_features, chunk_rows=chunk),
@@ -393,7 +255,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read_whole(declared):
 @FUZZ
 @given(values=st.lists(floats, max_size=60), n_features=st.integers(1, 3))
 def test_batch_rows_refuse_what_does_not_split_into_rows(values, n_features):
-    inference, _ = _serving()
+    inference, _ = serving()
     request = pb.PredictBatchRequest(model="fraud", values=values, n_features=n_features)
     try:
         matrix = batch_rows(inference, request)
