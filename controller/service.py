@@ -123,12 +123,8 @@ def start_background(settings: ControllerSettings) -> str:
     if settings.metrics_url:
         command += ["--metrics-url", settings.metrics_url]
     if settings.tls_cert and settings.tls_key:
-        command += [
-            "--tls-cert",
-            str(settings.tls_cert.resolve()),
-            "--tls-key",
-            str(settings.tls_key.resolve()),
-        ]
+        files = provided(settings.tls_cert, settings.tls_key)  # a bad file is named here, not in the log
+        command += ["--tls-cert", str(files.cert.resolve()), "--tls-key", str(files.key.resolve())]
     with open(settings.log_path, "ab") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from controller.api.app import Services, create_app
 from controller.api.ratelimit import RateLimiter
 from controller.client import ControlApiError, connect
-from controller.service import ensure_admin_token, server
+from controller.service import ensure_admin_token, server, start_background, stop_background
 from controller.settings import ControllerSettings
 from controller.store import open_store
 from models.store import ModelStore
@@ -141,3 +141,24 @@ def test_the_api_negotiates_tls_13_and_refuses_tls_12(https):
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     with pytest.raises(ssl.SSLError):
         handshake(port, context)
+
+
+@pytest.mark.integration
+def test_the_background_controller_serves_https_and_the_cli_finds_it(tmp_path, monkeypatch):
+    home = {"RAYNOMALY_HOME": str(tmp_path), "RAYNOMALY_CONTROLLER_PORT": str(free_port())}
+    for variable, value in home.items():
+        monkeypatch.setenv(variable, value)  # the controller process reads them too
+    files = self_signed(ControllerSettings.resolve(home).runtime.tls_dir)
+    settings = ControllerSettings.resolve(
+        home, tls_cert=files.cert, tls_key=files.key, metrics_url="http://127.0.0.1:1/metrics"
+    )
+    try:
+        url = start_background(settings)
+        cli = ControllerSettings.resolve({"RAYNOMALY_HOME": str(tmp_path)})
+        assert url == cli.url == f"https://127.0.0.1:{home['RAYNOMALY_CONTROLLER_PORT']}"
+        client = connect(cli)
+        assert client.get("/api/v1/models") == []
+        client.close()
+    finally:
+        stop_background(settings)
+    assert not settings.url_path.exists()

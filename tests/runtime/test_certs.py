@@ -22,7 +22,7 @@ from runtime.certs import (
     self_signed,
     usable,
 )
-from runtime.settings import TlsSettings
+from runtime.settings import RuntimeSettings, TlsSettings
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -188,6 +188,11 @@ def test_the_tls_flags_name_a_mode(flags, expected):
 def test_tls_flags_at_odds_are_named(flags, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         TlsSettings.parse(**flags)
+
+
+def test_the_runtime_settings_carry_tls():
+    assert RuntimeSettings.resolve({}).tls.mode == "off"
+    assert RuntimeSettings.resolve({}, tls=TlsSettings.parse("self-signed")).tls.mode == "self-signed"
 
 
 def test_prepare_makes_checks_or_skips_the_files(tmp_path):
