@@ -4,6 +4,7 @@
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -14,7 +15,7 @@ import httpx
 import uvicorn
 
 from controller.api.app import Services, create_app
-from controller.client import ControllerError
+from controller.client import ControllerError, trust
 from controller.loadtest.gate import LocustGate
 from controller.loop import Controller
 from controller.revocations import publish
@@ -25,6 +26,7 @@ from controller.store import open_store
 from controller.targets.registry import Targets
 from models.private import ensure_secret, private_folder, write_private
 from models.store import ModelStore
+from runtime.certs import provided
 from runtime.ratelimit import RateLimiter
 from runtime.record import RuntimeRecord, read_running
 from runtime.tokens import mint
@@ -33,10 +35,11 @@ if TYPE_CHECKING:
     from runtime.desired import Access
 
 ADMIN_TOKEN_TTL_S = 7 * 24 * 3600
+"""The local CLI's admin token: `up` and `controller start` mint a fresh one each time."""
 CLIENT_KEY_TTL_S = 7 * 24 * 3600
+"""The local inference key `up` writes for this machine's user."""
 LOADTEST_KEY_TTL_S = 3600
 """The load-test gate's inference key, minted for each run (a run lasts at most 10 minutes)."""
-"""The local CLI's admin token: `up` and `controller start` mint a fresh one each time."""
 START_TIMEOUT_S = 60.0
 
 
@@ -76,7 +79,7 @@ def serve(settings: ControllerSettings) -> None:
         "control API on %s:%d, metrics from %s", settings.host, settings.port, source.name
     )
     try:
-        uvicorn.run(create_app(services), **server_options(settings))
+        server(create_app(services), settings).run()
     finally:
         stop.set()
         loop.join(timeout=10)
@@ -88,6 +91,18 @@ def server_options(settings: ControllerSettings) -> dict:
     proxies = ",".join(settings.trusted_proxies)
     return {"host": settings.host, "port": settings.port, "log_level": "warning",
             "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies}  # fmt: skip
+
+
+def server(app, settings: ControllerSettings) -> uvicorn.Server:
+    """The control API's server: HTTPS with TLS 1.3 at least when `settings` name a certificate and
+    key (checked first: TlsError names a bad file), plain HTTP otherwise."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return uvicorn.Server(uvicorn.Config(app, **server_options(settings)))
+    files = provided(settings.tls_cert, settings.tls_key)
+    config = uvicorn.Config(app, **server_options(settings), ssl_certfile=files.cert, ssl_keyfile=files.key)
+    config.load()  # uvicorn takes no minimum TLS version: its context is tightened once built
+    config.ssl.minimum_version = ssl.TLSVersion.TLSv1_3
+    return uvicorn.Server(config)
 
 
 def _source(settings: ControllerSettings, record: RuntimeRecord | None) -> MetricSource:
@@ -136,18 +151,23 @@ def start_background(settings: ControllerSettings) -> str:
         command += ["--prometheus-url", settings.prometheus_url]
     if settings.metrics_url:
         command += ["--metrics-url", settings.metrics_url]
+    if settings.tls_cert and settings.tls_key:
+        files = provided(settings.tls_cert, settings.tls_key)  # a bad file is named here, not in the log
+        command += ["--tls-cert", str(files.cert.resolve()), "--tls-key", str(files.key.resolve())]
     with open(settings.log_path, "ab") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
         )
     settings.pid_path.write_text(str(process.pid))
-    url = f"http://127.0.0.1:{settings.port}"
+    url = settings.url if settings.tls_cert else f"http://127.0.0.1:{settings.port}"
+    verify = trust(settings) if url.startswith("https:") else True
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ControllerError(f"the controller exited ({process.returncode}); see {settings.log_path}")
         try:
-            if httpx.get(f"{url}/ready", timeout=2.0).status_code == 200:
+            if httpx.get(f"{url}/ready", timeout=2.0, verify=verify).status_code == 200:
+                settings.url_path.write_text(url)
                 return url
         except httpx.HTTPError:
             pass
@@ -159,6 +179,7 @@ def start_background(settings: ControllerSettings) -> str:
 
 def stop_background(settings: ControllerSettings) -> None:
     """Stop the background controller recorded in the pid file, if it runs."""
+    settings.url_path.unlink(missing_ok=True)
     if not settings.pid_path.exists():
         return
     pid = int(settings.pid_path.read_text())

@@ -40,6 +40,12 @@ class ControllerSettings:
     """Addresses of reverse proxies whose X-Forwarded-For is believed (none: the peer's address is
     the client's, so a client cannot choose its own rate-limit bucket)."""
     tick_s: float = 0.5
+    tls_cert: Path | None = None
+    """The control API's certificate (PEM); with `tls_key` it serves HTTPS, TLS 1.3 only."""
+    tls_key: Path | None = None
+    ca: Path | None = None
+    """The CA clients verify an https control API with (default: the local CA, `<state>/tls/ca.pem`,
+    where `up --tls self-signed` made one, else the system's trust store)."""
 
     @classmethod
     def resolve(cls, environ: Mapping[str, str] = os.environ, **flags) -> "ControllerSettings":
@@ -56,6 +62,9 @@ class ControllerSettings:
             "rate_per_s": ("RAYNOMALY_RATE_LIMIT", float),
             "burst": ("RAYNOMALY_RATE_BURST", int),
             "trusted_proxies": ("RAYNOMALY_TRUSTED_PROXIES", comma_separated_ip_addresses),
+            "tls_cert": ("RAYNOMALY_CONTROLLER_TLS_CERT", Path),
+            "tls_key": ("RAYNOMALY_CONTROLLER_TLS_KEY", Path),
+            "ca": ("RAYNOMALY_CA", Path),
         }
         values = {}
         for key, (variable, kind) in variables.items():
@@ -67,9 +76,19 @@ class ControllerSettings:
                         f"{variable}={environ[variable]!r} is not a valid {kind.__name__.replace('_', ' ')}"
                     ) from None
         values |= {k: v for k, v in flags.items() if v is not None}
-        if "port" in values and "url" not in values:
-            values["url"] = f"http://127.0.0.1:{values['port']}"
-        return replace(settings, **values)
+        if (values.get("tls_cert") is None) != (values.get("tls_key") is None):
+            raise ValueError(
+                "the control API's TLS needs both a certificate and its key: set both "
+                "RAYNOMALY_CONTROLLER_TLS_CERT and RAYNOMALY_CONTROLLER_TLS_KEY "
+                "(--tls-cert, --tls-key), or neither"
+            )
+        scheme = "https" if values.get("tls_cert") else "http"
+        if "url" not in values and ("port" in values or scheme == "https"):
+            values["url"] = f"{scheme}://127.0.0.1:{values.get('port', settings.port)}"
+        settings = replace(settings, **values)
+        if "url" not in values and settings.url_path.exists():
+            settings = replace(settings, url=settings.url_path.read_text().strip())
+        return settings
 
     @property
     def folder(self) -> Path:
@@ -112,6 +131,21 @@ class ControllerSettings:
         if self.client_key_path.exists():
             return self.client_key_path.read_text().strip()
         return self.client_token()
+
+    @property
+    def url_path(self) -> Path:
+        """Where the background controller records its URL (https when it serves TLS) for the CLI."""
+        return self.folder / "url"
+
+    def client_ca(self) -> Path | None:
+        """The CA file an https control API is verified with: `RAYNOMALY_CA`, else the local CA where
+        one exists, else None (the system's trust store); ValueError when the named file is missing."""
+        if self.ca is not None:
+            if not self.ca.is_file():
+                raise ValueError(f"RAYNOMALY_CA={self.ca}: no such file; give the CA certificate (PEM)")
+            return self.ca
+        local = self.runtime.tls_dir / "ca.pem"
+        return local if local.is_file() else None
 
     def client_token(self) -> str | None:
         """The token the CLI presents: `RAYNOMALY_TOKEN`, else the admin token file."""

@@ -36,6 +36,45 @@ class Ports:
         return single | {"haproxy metrics": self.haproxy_metrics, "haproxy stats": self.haproxy_stats}
 
 
+TLS_MODES = ("off", "self-signed", "files")
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """TLS in front of the local runtime: `off`, `self-signed` (a local CA's certificate) or `files`
+    (the user's certificate and key); the terminator listens on `host` at the two ports."""
+
+    mode: str = "off"
+    cert: Path | None = None
+    key: Path | None = None
+    https_port: int = 8443
+    grpcs_port: int = 9443
+    host: str = "127.0.0.1"
+
+    @classmethod
+    def parse(cls, mode: str | None = None, cert=None, key=None, **ports) -> "TlsSettings":
+        """`--tls MODE`, `--tls-cert`, `--tls-key` and the two ports (pure): a certificate and key
+        without a mode mean `files`; ValueError naming the flags otherwise at odds."""
+        if (cert is None) != (key is None):
+            raise ValueError("--tls-cert and --tls-key go together: give both, or neither")
+        mode = mode or ("files" if cert is not None else "off")
+        if mode not in TLS_MODES:
+            raise ValueError(f"--tls {mode!r}: choose one of {', '.join(TLS_MODES)}")
+        if (mode == "files") != (cert is not None):
+            raise ValueError(
+                "--tls files needs --tls-cert and --tls-key"
+                if cert is None
+                else f"--tls-cert and --tls-key are for --tls files, not --tls {mode}"
+            )
+        paths = {"cert": Path(cert), "key": Path(key)} if cert is not None else {}
+        settings = cls(mode=mode, **paths, **{k: v for k, v in ports.items() if v is not None})
+        low, high = RAY_WORKER_PORTS
+        for flag, port in {"--https-port": settings.https_port, "--grpcs-port": settings.grpcs_port}.items():
+            if low <= port <= high:
+                raise ValueError(f"{flag} {port}: inside Ray's worker port range {low}-{high}; pick another")
+        return settings
+
+
 @dataclass(frozen=True)
 class RuntimeSettings:
     """Where local state lives and how the local Ray head is started."""
@@ -49,6 +88,7 @@ class RuntimeSettings:
     """`haproxy`: HAProxy in front of throughput-optimised direct ingress; `proxy`: Serve's proxy."""
     num_cpus: int = 4
     """Logical CPUs Ray schedules with (replicas ask for fractions of one)."""
+    tls: TlsSettings = field(default_factory=TlsSettings)
     replicas: tuple[int, int] | None = None
     """Gateway replicas: fixed when both are equal, else autoscaled between them; None: as recorded,
     else 2 where the machine has 2 cores or more."""
@@ -103,6 +143,11 @@ class RuntimeSettings:
     def served_path(self) -> Path:
         """The served state: what should serve, recorded before it is applied; kept after `down`."""
         return self.state_dir / "served.json"
+
+    @property
+    def tls_dir(self) -> Path:
+        """Certificates (the local CA of `--tls self-signed`) and the TLS terminator's files."""
+        return self.state_dir / "tls"
 
     @property
     def dashboard_url(self) -> str:

@@ -3,15 +3,22 @@
 The service's web stack loads only when it is started.
 """
 
+from typing import TYPE_CHECKING
+
 from controller.settings import ControllerSettings
 from runtime.settings import RuntimeSettings
 
+if TYPE_CHECKING:
+    from runtime.certs import TlsFiles
 
-def start(runtime: RuntimeSettings) -> dict[str, str]:
-    """Start the controller in the background; returns the endpoints to print."""
+
+def start(runtime: RuntimeSettings, tls: "TlsFiles | None" = None) -> dict[str, str]:
+    """Start the controller in the background (serving HTTPS with `tls`'s certificate when given);
+    returns the endpoints to print."""
     from controller import service
 
-    settings = ControllerSettings.resolve(runtime=runtime)
+    files = {"tls_cert": tls.cert, "tls_key": tls.key} if tls is not None else {}
+    settings = ControllerSettings.resolve(runtime=runtime, **files)
     url = service.start_background(settings)
     return {"control API": f"{url}/api/v1 (admin token in {settings.admin_token_path})"}
 

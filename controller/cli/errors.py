@@ -20,6 +20,7 @@ EXIT_CODES: tuple[tuple[str, str, int | None], ...] = (
     ("controller.kuberay.manifests", "ManifestError", USAGE),
     ("builtins", "ValueError", USAGE),
     ("runtime.cluster", "ClusterError", FAILED),
+    ("runtime.terminator", "TerminatorError", FAILED),
     ("runtime.serve_api", "ServeApiError", FAILED),
     ("runtime.serving", "DeployFailed", FAILED),
     ("runtime.batch.spec", "BatchFailed", FAILED),

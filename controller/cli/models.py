@@ -284,7 +284,7 @@ def delete_command(
 ):
     """Delete a version (or every version) through the controller, which refuses one that serves
     or takes part in an active rollout, and records who deleted it."""
-    from controller.client import ControlClient
+    from controller.client import connect
     from controller.settings import ControllerSettings
 
     name, version = parse_ref(ref)
@@ -293,8 +293,7 @@ def delete_command(
         err.print("nothing deleted")
         raise typer.Exit(1)
     path = f"/api/v1/models/{name}" + (f"/versions/{version}" if version is not None else "")
-    settings = ControllerSettings.resolve()
-    answer = ControlClient(settings.url, settings.client_token()).delete(
+    answer = connect(ControllerSettings.resolve()).delete(
         path, target=target, namespace=namespace, rayservice=rayservice
     )
     if as_json:

@@ -17,7 +17,7 @@ from controller.analysis.loadtest import LoadTest, parse_duration
 from controller.cli.errors import err, reports_errors
 from controller.cli.options import JsonOption, out
 from controller.cli.rollout_view import view
-from controller.client import ControlClient
+from controller.client import ControlClient, connect
 from controller.rollouts.spec import COMMANDS, TERMINAL, Phase
 from controller.rollouts.strategies import STRATEGIES, strategy_for
 from controller.settings import ControllerSettings
@@ -31,8 +31,7 @@ IdArgument = Annotated[str, typer.Argument(help="Rollout id (from deploy or roll
 
 
 def _client() -> ControlClient:
-    settings = ControllerSettings.resolve()
-    return ControlClient(settings.url, settings.client_token())
+    return connect(ControllerSettings.resolve())
 
 
 def deploy(
@@ -227,6 +226,10 @@ def run(
     gateway_url: Annotated[str | None, typer.Option(help="Load-test through this gateway URL.")] = None,
     kubeconfig: Annotated[str | None, typer.Option(help="kuberay target: kubeconfig file.")] = None,
     context: Annotated[str | None, typer.Option(help="kuberay target: kubeconfig context.")] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS (TLS 1.3) with this certificate (PEM).")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key (PEM).")] = None,
 ):
     """Run the rollout loop and the control API in the foreground.
 
@@ -234,7 +237,7 @@ def run(
     from controller import service
 
     flags = {"prometheus_url": prometheus_url, "metrics_url": metrics_url, "gateway_url": gateway_url}
-    flags |= {"kubeconfig": kubeconfig, "kube_context": context}
+    flags |= {"kubeconfig": kubeconfig, "kube_context": context, "tls_cert": tls_cert, "tls_key": tls_key}
     service.serve(ControllerSettings.resolve(host=host, port=port, **flags))
 
 
