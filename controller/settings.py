@@ -83,12 +83,12 @@ class ControllerSettings:
                 "(--tls-cert, --tls-key), or neither"
             )
         scheme = "https" if values.get("tls_cert") else "http"
+        recorded = settings.url_path.read_text().strip() if settings.url_path.exists() else None
+        if "url" not in values and recorded and recorded.endswith(f":{values.get('port', settings.port)}"):
+            values["url"] = recorded  # the controller `up` started there (https when it serves TLS)
         if "url" not in values and ("port" in values or scheme == "https"):
             values["url"] = f"{scheme}://127.0.0.1:{values.get('port', settings.port)}"
-        settings = replace(settings, **values)
-        if "url" not in values and settings.url_path.exists():
-            settings = replace(settings, url=settings.url_path.read_text().strip())
-        return settings
+        return replace(settings, **values)
 
     @property
     def folder(self) -> Path:

@@ -61,6 +61,8 @@ def store_uri(tmp_path) -> str:
 SERVING_PORTS = {"--http-port": 38000, "--grpc-port": 39000, "--dashboard-port": 38265, "--ray-port": 36379,
                  "--metrics-port": 38080}  # fmt: skip
 CONTROLLER_PORT = 38600
+TLS_FLAGS = ["--tls", "self-signed", "--https-port", "38443", "--grpcs-port", "39443"]
+"""The session's runtime also listens with TLS 1.3 (a local CA's certificate) on these ports."""
 
 
 class Served:
@@ -74,6 +76,7 @@ class Served:
         self.root, self.environ = root, environ
         self.http = f"http://127.0.0.1:{SERVING_PORTS['--http-port']}"
         self.grpc = f"127.0.0.1:{SERVING_PORTS['--grpc-port']}"
+        self.https, self.grpcs = f"https://127.0.0.1:{TLS_FLAGS[3]}", f"127.0.0.1:{TLS_FLAGS[5]}"
         self.metrics_url = f"http://127.0.0.1:{SERVING_PORTS['--metrics-port']}/metrics"
         self.api_url = f"http://127.0.0.1:{SERVING_PORTS['--dashboard-port']}"
         self.settings = RuntimeSettings.resolve(environ)
@@ -162,7 +165,9 @@ def served(tmp_path_factory):
     runtime = Served(root, environ)
     flags = [str(part) for flag, port in SERVING_PORTS.items() for part in (flag, port)]
     try:
-        runtime.cli("up", *flags, "--num-cpus", "6")  # room for a batch RayJob next to the replicas
+        runtime.cli(
+            "up", *flags, *TLS_FLAGS, "--num-cpus", "6"
+        )  # room for a batch RayJob next to the replicas
         yield runtime
     finally:
         runtime.cli("down", "--ray-port", str(SERVING_PORTS["--ray-port"]), check=False)

@@ -7,6 +7,7 @@ and returns once /ready answers (or stays attached with --foreground).
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -68,6 +69,18 @@ def up(
         bool, typer.Option(help="Forget the recorded served state: serve the newest version of every model.")
     ] = False,
     foreground: Annotated[bool, typer.Option(help="Stay attached; Ctrl-C stops everything.")] = False,
+    tls: Annotated[
+        str | None,
+        typer.Option(
+            help="TLS 1.3 in front of HTTP and gRPC: self-signed (a local CA) or files; default off."
+        ),
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="Certificate (PEM) for --tls files.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="Its private key (PEM) for --tls files.")] = None,
+    https_port: Annotated[int | None, typer.Option(help="HTTPS port with --tls (default 8443).")] = None,
+    grpcs_port: Annotated[
+        int | None, typer.Option(help="gRPC over TLS port with --tls (default 9443).")
+    ] = None,
     insecure_no_auth: Annotated[
         bool,
         typer.Option(
@@ -78,14 +91,17 @@ def up(
 ):
     """Start Ray and Serve locally and serve the recorded state (the first time: every model's newest)."""
     from controller import service
-    from runtime import cluster
+    from runtime import certs, cluster, terminator
     from runtime.restore import restored
     from runtime.serving import put, wait_ready
+    from runtime.settings import TlsSettings
 
     bounds = RuntimeSettings.parse_replicas(replicas) if replicas is not None else None
+    secure = TlsSettings.parse(tls, tls_cert, tls_key, https_port=https_port, grpcs_port=grpcs_port)
     settings = _settings(store, http=http_port, grpc=grpc_port, dashboard=dashboard_port, gcs=ray_port,
                          metrics=metrics_port, ingress=ingress, num_cpus=num_cpus,
-                         replicas=bounds)  # fmt: skip
+                         replicas=bounds, tls=secure)  # fmt: skip
+    files = certs.prepare(settings.tls, settings.tls_dir)  # bad certificate files: refused before Ray starts
     model_store = ModelStore(settings.store)
     desired, notes, based_on = restored(settings, model_store, reset)  # refused before Ray starts
     with err.status("starting Ray") as status:
@@ -103,8 +119,14 @@ def up(
         wait_ready(
             _api(settings, record), settings.http_url, desired, READY_TIMEOUT_S, progress=status.update
         )
+        endpoints = {}
+        if files is not None:
+            status.update("starting TLS")
+            routes = terminator.routes_for(settings.tls, settings.ports)
+            terminator.start(settings.tls_dir, files, routes, settings.tls.host)
+            endpoints |= terminator.endpoints(routes, settings.tls.host)
         status.update("starting the controller")
-        endpoints = companion.start(settings)
+        endpoints |= companion.start(settings, files)
     _print_endpoints(record, desired, endpoints)
     for note in notes:
         err.print(note, highlight=False)
@@ -152,7 +174,7 @@ def down(
 ):
     """Stop the local runtime (Ray, Serve, HAProxy); the served state stays recorded for `up`.
     Only its own Ray is stopped: the one on --ray-port, else the one `up` recorded, else 6379."""
-    from runtime import cluster
+    from runtime import cluster, terminator
     from runtime.record import read_runtime
 
     settings = _settings(store, gcs=ray_port)
@@ -161,6 +183,7 @@ def down(
         settings = _settings(store, gcs=recorded.gcs_port)
     with err.status("stopping Ray"):
         companion.stop(settings)
+        terminator.stop(settings.tls_dir)
         cluster.stop(settings)
     settings.state_path.unlink(missing_ok=True)
     out.print("stopped")

@@ -75,8 +75,10 @@ class Control:
 
         settings = ControllerSettings.resolve(environ or served.environ)
         self.served = served
+        ca = settings.client_ca() if settings.url.startswith("https") else None
         self.client = httpx.Client(
             base_url=settings.url,
+            verify=str(ca) if ca else True,
             timeout=30.0,
             headers={"Authorization": f"Bearer {settings.client_token()}"},
         )
