@@ -30,7 +30,7 @@ class Denylist:
     def __init__(self, path: str, clock: Callable[[], float]):
         self._path, self._clock = Path(path), clock
         self._ids: frozenset[str] = frozenset()
-        self._stamp: int | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._looked = -1.0
 
     def __contains__(self, jti: str) -> bool:
@@ -42,7 +42,8 @@ class Denylist:
 
     def _reload(self) -> None:
         try:
-            stamp = self._path.stat().st_mtime_ns
+            found = self._path.stat()
+            stamp = (found.st_ino, found.st_size, found.st_mtime_ns)  # the file is replaced whole
             if stamp != self._stamp:
                 lines = self._path.read_text().splitlines()
                 self._ids = frozenset(line.strip() for line in lines if line.strip())
