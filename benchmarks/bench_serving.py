@@ -191,13 +191,14 @@ def main() -> None:
     http_scenarios = ["json-1", "npy-1000", "arrow-1000"]
     # bare Serve on a cluster of its own: an application replaced at the same route leaves HAProxy
     # sending that route to Serve's Python proxy for a while (measured: 10x slower)
-    raynomaly(environ, "up", *flags)
+    # no inference keys: the peers have none either (benchmarks/bench_security.py measures their cost)
+    raynomaly(environ, "up", *flags, "--insecure-no-auth")
     try:
         Runtime(environ).serve_bare(store.uri)
         measure("bare Ray Serve", HTTP, http_scenarios, seconds, runs)
     finally:
         raynomaly(environ, "down", "--ray-port", str(PORTS["--ray-port"]))
-    raynomaly(environ, "up", *flags)
+    raynomaly(environ, "up", *flags, "--insecure-no-auth")
     try:
         runtime = Runtime(environ)
         settle("gateway", 1)

@@ -168,6 +168,10 @@ def start_background(settings: ControllerSettings) -> str:
         try:
             if httpx.get(f"{url}/ready", timeout=2.0, verify=verify).status_code == 200:
                 settings.url_path.write_text(url)
+                if settings.tls_cert:
+                    write_private(settings.tls_path, f"{files.cert.resolve()}\n{files.key.resolve()}\n")
+                else:
+                    settings.tls_path.unlink(missing_ok=True)
                 return url
         except httpx.HTTPError:
             pass

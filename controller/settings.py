@@ -84,7 +84,11 @@ class ControllerSettings:
             )
         scheme = "https" if values.get("tls_cert") else "http"
         recorded = settings.url_path.read_text().strip() if settings.url_path.exists() else None
-        if "url" not in values and recorded and recorded.endswith(f":{values.get('port', settings.port)}"):
+        if (
+            "url" not in values
+            and recorded
+            and ("port" not in values or recorded.endswith(f":{values['port']}"))
+        ):
             values["url"] = recorded  # the controller `up` started there (https when it serves TLS)
         if "url" not in values and ("port" in values or scheme == "https"):
             values["url"] = f"{scheme}://127.0.0.1:{values.get('port', settings.port)}"
@@ -131,6 +135,19 @@ class ControllerSettings:
         if self.client_key_path.exists():
             return self.client_key_path.read_text().strip()
         return self.client_token()
+
+    @property
+    def tls_path(self) -> Path:
+        """The certificate and key the background controller serves HTTPS with (one path per line)."""
+        return self.folder / "tls"
+
+    def with_recorded_tls(self) -> "ControllerSettings":
+        """These settings serving HTTPS with the certificate the last background controller used, when
+        it served HTTPS and none is given (`controller start` restarts it as it was)."""
+        if self.tls_cert is not None or not self.url.startswith("https:") or not self.tls_path.exists():
+            return self
+        cert, key = self.tls_path.read_text().splitlines()[:2]
+        return replace(self, tls_cert=Path(cert), tls_key=Path(key))
 
     @property
     def url_path(self) -> Path:

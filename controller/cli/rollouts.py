@@ -251,7 +251,7 @@ def start(
     from controller import service
 
     settings = ControllerSettings.resolve(prometheus_url=prometheus_url, metrics_url=metrics_url)
-    url = service.start_background(settings)
+    url = service.start_background(settings.with_recorded_tls())
     out.print(f"controller at {url}")
 
 

@@ -4,6 +4,7 @@ with the local CA's certificate, and the CLI's client verifying it."""
 import socket
 import ssl
 import threading
+from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
@@ -145,7 +146,8 @@ def test_the_api_negotiates_tls_13_and_refuses_tls_12(https):
 
 @pytest.mark.integration
 def test_the_background_controller_serves_https_and_the_cli_finds_it(tmp_path, monkeypatch):
-    home = {"RAYNOMALY_HOME": str(tmp_path), "RAYNOMALY_CONTROLLER_PORT": str(free_port())}
+    home = {"RAYNOMALY_HOME": str(tmp_path), "RAYNOMALY_CONTROLLER_PORT": str(free_port()),
+            "RAYNOMALY_STORE": str(tmp_path / "models")}  # fmt: skip
     for variable, value in home.items():
         monkeypatch.setenv(variable, value)  # the controller process reads them too
     files = self_signed(ControllerSettings.resolve(home).runtime.tls_dir)
@@ -154,7 +156,9 @@ def test_the_background_controller_serves_https_and_the_cli_finds_it(tmp_path, m
     )
     try:
         url = start_background(settings)
-        cli = ControllerSettings.resolve({"RAYNOMALY_HOME": str(tmp_path)})
+        cli = ControllerSettings.resolve(
+            {"RAYNOMALY_HOME": str(tmp_path), "RAYNOMALY_STORE": home["RAYNOMALY_STORE"]}
+        )
         assert url == cli.url == f"https://127.0.0.1:{home['RAYNOMALY_CONTROLLER_PORT']}"
         client = connect(cli)
         assert client.get("/api/v1/models") == []
@@ -162,3 +166,20 @@ def test_the_background_controller_serves_https_and_the_cli_finds_it(tmp_path, m
     finally:
         stop_background(settings)
     assert not settings.url_path.exists()
+
+
+def test_a_restarted_controller_serves_https_again_with_the_certificate_it_had(tmp_path):
+    home = {"RAYNOMALY_HOME": str(tmp_path)}
+    settings = ControllerSettings.resolve(home)
+    settings.folder.mkdir(parents=True)
+    settings.url_path.write_text("https://127.0.0.1:8600")
+    settings.tls_path.write_text("/certs/server.pem\n/certs/server.key\n")
+    restarted = ControllerSettings.resolve(home).with_recorded_tls()
+    assert (restarted.tls_cert, restarted.tls_key) == (Path("/certs/server.pem"), Path("/certs/server.key"))
+    assert ControllerSettings.resolve({**home, "RAYNOMALY_CONTROLLER_PORT": "8600"}).url.startswith("https:")
+    assert (
+        ControllerSettings.resolve({**home, "RAYNOMALY_CONTROLLER_PORT": "8700"}).url
+        == "http://127.0.0.1:8700"
+    )
+    settings.url_path.write_text("http://127.0.0.1:8600")  # a later start without TLS
+    assert ControllerSettings.resolve(home).with_recorded_tls().tls_cert is None
