@@ -72,6 +72,7 @@ bench: system setup
 	$(BIN)/python benchmarks/bench_judgement.py
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_hostile.py
+	$(BIN)/python benchmarks/bench_security.py
 
 lint: setup
 	$(BIN)/ruff check .
