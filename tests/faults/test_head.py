@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import SERVING_PORTS
+from tests.conftest import SERVING_PORTS, TLS_FLAGS
 from tests.controller.live import Control, Load, moves, story
 from tests.faults.conftest import until
 
@@ -53,7 +53,7 @@ def test_a_head_killed_mid_canary_comes_back_serving_the_record_and_the_rollout_
             [ray, "stop", "--force"], env=served.environ, capture_output=True, timeout=120
         )  # SIGKILL
         flags = [str(part) for flag, port in SERVING_PORTS.items() for part in (flag, port)]
-        served.cli("up", *flags, "--num-cpus", "6")
+        served.cli("up", *flags, *TLS_FLAGS, "--num-cpus", "6")  # as the session started it
         answering = until(lambda: live_weights(served, "sensor") is not None, timeout_s=60)
         recovered_s = time.monotonic() - crashed
         restored = live_weights(served, "sensor"), live_weights(served, "churn")

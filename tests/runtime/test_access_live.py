@@ -92,3 +92,29 @@ def test_a_revoked_key_is_refused_within_seconds(served):
     refused = _predict(served, key)
     assert refused.status_code == 401 and "was revoked" in refused.json()["error"]
     assert _predict(served, served.key).status_code == 200  # other keys are untouched
+
+
+def test_a_version_resealed_without_the_signing_key_is_refused_and_nothing_changes(served):
+    """The attack of a writer to the store: threshold raised to 1e9 (no row would be an anomaly)
+    and the manifest's sha256 seal recomputed. The signature does not match, so the table that
+    would route to it is refused and the old one keeps serving."""
+    import shutil
+    from pathlib import Path
+
+    from models.store import ModelStore
+    from models.training import TrainRequest, train
+    from tests.models.test_signing import edit_manifest
+
+    store = ModelStore(served.environ["RAYNOMALY_STORE"])
+    train(TrainRequest("fraud", "iforest", str(served.root / "demo" / "train.csv"), params={}), store)
+    version = store.versions("fraud")[-1]
+    try:
+        edit_manifest(store, version, lambda document: document.update(threshold=1e9))
+        refused = served.cli("traffic", "set", "fraud", "1=50", f"{version}=50", check=False)
+        assert refused.returncode != 0 and "re-sealed without the signing key" in refused.stderr
+        assert version not in served.desired().traffic.models["fraud"].weights
+        answer = httpx.post(f"{served.http}/api/v1/predict", json={"model": "fraud", "features": ROW},
+                            headers={**served.headers, "x-model-version": str(version)})  # fmt: skip
+        assert answer.status_code == 404  # never deployed
+    finally:
+        shutil.rmtree(Path(store.root) / "fraud" / str(version))
