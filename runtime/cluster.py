@@ -78,10 +78,11 @@ def environment(settings: RuntimeSettings) -> dict[str, str]:
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(ports.haproxy_metrics),
             "RAY_SERVE_HAPROXY_STATS_PORT": str(ports.haproxy_stats),
             # a request whose gateway replica died before answering (the connection closed with no
-            # response) is sent once more, to another replica; HAProxy keeps requests of up to 16 KB
-            # to replay them (larger bodies fail as before). Scoring is idempotent.
+            # response) is sent again, to another replica; HAProxy keeps requests of up to 16 KB to
+            # replay them (larger bodies fail as before). Scoring is idempotent. Twice: until HAProxy
+            # marks a killed replica down, one replay may land on it too (a 502, answered as 500).
             "RAY_SERVE_HAPROXY_RETRY_ON": "conn-failure empty-response",
-            "RAY_SERVE_HAPROXY_RETRIES": "1",
+            "RAY_SERVE_HAPROXY_RETRIES": "2",
             "RAY_SERVE_HAPROXY_CLOSE_SPREAD_TIME_S": "10",
         }
     return env
