@@ -84,20 +84,22 @@ BATCH_MODEL = {
     "description": "The model of an Arrow or .npy body (a JSON body names it in the body).",
 }
 
+
+def _named(rows: str, schema: dict) -> dict:
+    """A JSON body: the model's name and its rows under `rows`."""
+    return {
+        "type": "object",
+        "required": ["model", rows],
+        "properties": {"model": {"type": "string", "minLength": 1}, rows: schema},
+    }
+
+
 PREDICT = {
     **SECURED,
     "parameters": [PIN],
     "requestBody": {
         "required": True,
-        "content": {
-            JSON: {
-                "schema": {
-                    "type": "object",
-                    "required": ["model", "features"],
-                    "properties": {"model": {"type": "string", "minLength": 1}, "features": FEATURES},
-                }
-            }
-        },
+        "content": {JSON: {"schema": _named("features", FEATURES)}},
     },
 }
 PREDICT_BATCH = {
@@ -107,14 +109,7 @@ PREDICT_BATCH = {
         "required": True,
         "content": {
             JSON: {
-                "schema": {
-                    "type": "object",
-                    "required": ["model", "instances"],
-                    "properties": {
-                        "model": {"type": "string", "minLength": 1},
-                        "instances": {"type": "array", "items": {"type": "array", "items": NUMBER}},
-                    },
-                }
+                "schema": _named("instances", {"type": "array", "items": {"type": "array", "items": NUMBER}})
             },
             ARROW: {"schema": BINARY, "description": "An Arrow IPC stream: one column per feature."},
             NPY: {"schema": BINARY, "description": "A 2-D .npy array: rows x features."},

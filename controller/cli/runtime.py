@@ -127,7 +127,7 @@ def up(
             endpoints |= terminator.endpoints(routes, settings.tls.host)
         status.update("starting the controller")
         endpoints |= companion.start(settings, files)
-    _print_endpoints(record, desired, endpoints)
+    _print_endpoints(record, desired, endpoints, control.client_key_path)
     for note in notes:
         err.print(note, highlight=False)
     if foreground:
@@ -138,7 +138,7 @@ def up(
             down(store=store, ray_port=ray_port)
 
 
-def _print_endpoints(record: RuntimeRecord, desired: DesiredState, extra: dict[str, str]) -> None:
+def _print_endpoints(record: RuntimeRecord, desired: DesiredState, extra: dict[str, str], key: Path) -> None:
     table = Table("endpoint", "address", title="raynomaly is serving")
     table.add_row(
         "HTTP", f"{record.http_url}/api/v1/predict  (batch: /predict/batch, ws: /predict/streaming)"
@@ -156,7 +156,6 @@ def _print_endpoints(record: RuntimeRecord, desired: DesiredState, extra: dict[s
             "[bold red]none: anyone who reaches these ports may score[/] (--insecure-no-auth)",
         )
     else:
-        key = ControllerSettings(runtime=RuntimeSettings.resolve()).client_key_path
         table.add_row(
             "inference key", f'-H "Authorization: Bearer $(cat {key})"  (gRPC: metadata authorization)'
         )

@@ -11,14 +11,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from controller.api.app import Services, create_app
 from controller.api.guard import public_paths
@@ -32,22 +25,11 @@ from runtime.ratelimit import RateLimiter
 from runtime.tokens import mint
 from runtime.traffic import ModelTraffic
 from tests.controller.doubles import TargetDouble
+from tests.schema import CHECKS, CONFIG, examples
 
 SECRET = "s" * 64
 ADMIN = {"Authorization": f"Bearer {mint(SECRET, 'fuzzer', 'admin', 3600)}"}
-CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
-EXAMPLES = settings(
-    max_examples=25, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-)
-# The coverage phase is off: it sends every boundary of every parameter and body field, hundreds of
-# cases per operation, past what a unit test may take; benchmarks/bench_hostile.py runs many more.
-CONFIG = schemathesis.Config.from_dict(
-    {
-        "seed": 0,
-        "generation": {"mode": "all", "deterministic": True},
-        "phases": {"coverage": {"enabled": False}},
-    }
-)
+EXAMPLES = examples(25)
 SERVING = ModelTraffic(weights={1: 100})
 ROLLOUT = "0123456789ab"
 """The id of the rollout of `churn` the stores start with (what rollout commands name)."""

@@ -1,7 +1,6 @@
 """The control API over TLS 1.3: its settings, and, live on loopback, the real app served by uvicorn
 with the local CA's certificate, and the CLI's client verifying it."""
 
-import socket
 import ssl
 import threading
 from pathlib import Path
@@ -18,12 +17,7 @@ from models.store import ModelStore
 from runtime.certs import TlsError, self_signed
 from runtime.ratelimit import RateLimiter
 from tests.controller.doubles import TargetDouble
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.tls import free_port, handshake
 
 
 def test_a_certificate_makes_the_url_https(tmp_path):
@@ -123,15 +117,6 @@ def test_a_client_trusting_another_ca_is_told_to_set_raynomaly_ca(https, tmp_pat
     client = connect(ControllerSettings.resolve({**https, "RAYNOMALY_CA": str(other)}))
     with pytest.raises(ControlApiError, match="does not trust .*set RAYNOMALY_CA to the CA certificate"):
         client.get("/api/v1/models")
-
-
-def handshake(port: int, context: ssl.SSLContext) -> str:
-    """The TLS version negotiated with 127.0.0.1:`port`; ssl.SSLError when the handshake fails."""
-    with (
-        socket.create_connection(("127.0.0.1", port)) as raw,
-        context.wrap_socket(raw, server_hostname="127.0.0.1") as secured,
-    ):
-        return secured.version()
 
 
 def test_the_api_negotiates_tls_13_and_refuses_tls_12(https):

@@ -5,14 +5,7 @@ bodies the document declares."""
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 import runtime.gateway
 from runtime.codec import ARROW, NPY
@@ -21,20 +14,9 @@ from runtime.openapi import PIN_HEADER
 from runtime.tokens import mint
 from tests.runtime.hostile import arrow_bodies, finite, npy_bodies, scoreable_arrow, scoreable_npy, table_rows
 from tests.runtime.replica import Replica, served, serving
+from tests.schema import CHECKS, CONFIG, examples
 
-CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
-EXAMPLES = settings(
-    max_examples=40, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-)
-# The coverage phase is off: it sends every boundary of every parameter and body field, hundreds of
-# cases per operation, past what a unit test may take; benchmarks/bench_hostile.py runs many more.
-CONFIG = schemathesis.Config.from_dict(
-    {
-        "seed": 0,
-        "generation": {"mode": "all", "deterministic": True},
-        "phases": {"coverage": {"enabled": False}},
-    }
-)
+EXAMPLES = examples(40)
 SECRET = "g" * 64
 CREDENTIALS = {"authorization": f"Bearer {mint(SECRET, 'fuzzer', 'client', 3600, rate=1e6)}"}
 """Headers every request carries: a key the gateway's access verifies."""

@@ -25,15 +25,9 @@ from runtime.certs import self_signed
 from runtime.processes import ProcessInfo
 from runtime.settings import Ports, TlsSettings
 from runtime.terminator import TerminatorError, render, routes
+from tests.tls import free_port, handshake
 
 PEM, PID = Path("/state/tls/terminator.pem"), Path("/state/tls/terminator.pid")
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (from the ephemeral range, outside Ray's worker ports)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def frontends(config: str) -> dict[str, list[str]]:
@@ -210,15 +204,6 @@ def test_https_is_served_to_a_client_that_trusts_the_local_ca(tls):
 def test_a_client_that_does_not_trust_the_local_ca_is_refused(tls):
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(f"https://127.0.0.1:{tls[0]}/hello")
-
-
-def handshake(port: int, context: ssl.SSLContext) -> str:
-    """The TLS version negotiated with 127.0.0.1:`port`; ssl.SSLError when the handshake fails."""
-    with (
-        socket.create_connection(("127.0.0.1", port)) as raw,
-        context.wrap_socket(raw, server_hostname="127.0.0.1") as secured,
-    ):
-        return secured.version()
 
 
 def test_tls_13_is_negotiated_and_tls_12_refused(tls):
