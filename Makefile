@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-STUBS := runtime/rpc/raynomaly_pb2_grpc.py
+STUBS := runtime/rpc/raynomaly_pb2_grpc.py runtime/rpc/open_inference_pb2_grpc.py
 DEMO := .raynomaly/demo
 
 .PHONY: setup system run stop test bench lint clean
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-$(STUBS): runtime/rpc/raynomaly.proto $(STAMP)
+$(STUBS) &: runtime/rpc/raynomaly.proto runtime/rpc/open_inference.proto $(STAMP)
 	$(BIN)/python -m runtime.rpc.generate
 
 # What the integration tests and benchmarks run themselves, from Debian's packages (installed as root, as

@@ -1,5 +1,7 @@
 """The gateway application: HTTP ingress at `/` and gRPC target, routing by the traffic table and
-scoring inline versions in the request's own coroutine (dedicated ones through handles).
+scoring inline versions in the request's own coroutine (dedicated ones through handles). It speaks
+raynomaly's own API here, the Open Inference Protocol (`runtime.oip`) and gRPC health
+(`runtime.probes`) through the classes it mixes in.
 
 Transport adapters only: parse, call `Inference`, answer; errors map to status codes through
 `runtime.errors`, so a client's mistake is a 4xx with a message that names it.
@@ -22,13 +24,19 @@ from runtime.desired import GatewayConfig
 from runtime.errors import ANSWERED, BadRequest, Overloaded, RateLimited, grpc_code, http_status, unquoted
 from runtime.inference import Inference
 from runtime.metrics import GatewayMetrics, ScorerMetrics
+from runtime.oip.http import OpenInferenceHttp
+from runtime.oip.http import router as open_inference
+from runtime.oip.servicer import OpenInferenceGrpc
 from runtime.openapi import ANSWERS, BATCH_ANSWERS, PIN_HEADER, PREDICT, PREDICT_BATCH, READY, declare_bearer
 from runtime.placement import Unavailable
+from runtime.probes import Health, readiness
 from runtime.rpc import raynomaly_pb2 as pb
+from runtime.transport import answered, caller, pin_and_sticky
 
 logger = logging.getLogger("raynomaly.gateway")
 
 api = FastAPI(title="raynomaly", description="Anomaly scores from the served model versions.")
+api.include_router(open_inference)
 declare_bearer(api)
 
 
@@ -106,11 +114,6 @@ def batch_rows(inference: Inference, request: pb.PredictBatchRequest) -> np.ndar
     return np.asarray(request.values, dtype=np.float64).reshape(-1, request.n_features)
 
 
-def caller(inference: Inference, grpc_context):
-    """The admitted caller of a gRPC call, by its `authorization` metadata."""
-    return inference.admit(dict(grpc_context.invocation_metadata()).get("authorization"))
-
-
 async def stream_chunks(inference: Inference, request: pb.PredictBatchRequest, pinned: str | None,
                         sticky: str | None, grpc_context) -> AsyncIterator[pb.PredictResponse]:  # fmt: skip
     """PredictStream: the request's rows answered in chunks of `chunk_rows`, in order, all by one
@@ -130,7 +133,7 @@ async def stream_chunks(inference: Inference, request: pb.PredictBatchRequest, p
 
 @serve.deployment
 @serve.ingress(api)
-class Gateway:
+class Gateway(OpenInferenceHttp, OpenInferenceGrpc, Health):
     """Routes every request of every model to a version by weight, pin or sticky key."""
 
     def __init__(self):
@@ -232,21 +235,11 @@ class Gateway:
         return {"status": "ok"}
 
     @api.get("/ready", responses=READY)
-    async def ready(self) -> JSONResponse:
+    def ready(self) -> JSONResponse:
         """200 when the last table was applied (every inline version loaded) and every dedicated
         version's application is RUNNING; else 503 naming what failed or is awaited."""
-        if self.problem:
-            return JSONResponse({"ready": False, "failed": self.problem}, status_code=503)
-        dedicated = [v for v in self.inference.config.versions if not v.inline]
-        applications = serve.status().applications if dedicated else {}
-        waiting = []
-        for version in dedicated:
-            app = applications.get(version.app_name)
-            if app is None or app.status != "RUNNING":
-                waiting.append(f"{version.app_name} ({app.status if app else 'not deployed'})")
-        if waiting:
-            return JSONResponse({"ready": False, "waiting": waiting}, status_code=503)
-        return JSONResponse({"ready": True})
+        state = readiness(self.inference, self.problem)
+        return JSONResponse(state, status_code=200 if state["ready"] else 503)
 
     @api.get("/api/v1/traffic")
     def traffic(self, request: Request) -> dict:
@@ -257,47 +250,32 @@ class Gateway:
 
     # gRPC (service raynomaly.v1.Inference)
 
-    async def _grpc(self, call, grpc_context, empty):
-        try:
-            return await call()
-        except (*ANSWERED, BackPressureError) as e:
-            error = Overloaded(str(e)) if isinstance(e, BackPressureError) else e
-            grpc_context.set_code(grpc_code(error))
-            grpc_context.set_details(str(error))
-            return empty
-
-    def _metadata(self, grpc_context, model: str) -> tuple[str | None, str | None]:
-        metadata = dict(grpc_context.invocation_metadata())
-        header = self.inference.config.traffic.models.get(model)
-        sticky = metadata.get(header.sticky_header) if header and header.sticky_header else None
-        return metadata.get(PIN_HEADER), sticky
-
     async def Predict(self, request: pb.PredictRequest, grpc_context) -> pb.PredictResponse:  # noqa: N802
         """gRPC: one sample."""
 
         async def call():
             who = caller(self.inference, grpc_context)
-            pinned, sticky = self._metadata(grpc_context, request.model)
+            pinned, sticky = pin_and_sticky(self.inference, grpc_context, request.model)
             self.inference.check_body(request.ByteSize())
             rows = Rows.from_features(list(request.features))
             return _response(await self.inference.predict(request.model, rows, pinned, sticky, who=who))
 
-        return await self._grpc(call, grpc_context, pb.PredictResponse())
+        return await answered(call, grpc_context, pb.PredictResponse())
 
     async def PredictBatch(self, request: pb.PredictBatchRequest, grpc_context) -> pb.PredictResponse:  # noqa: N802
         """gRPC: many samples, row-major."""
 
         async def call():
             who = caller(self.inference, grpc_context)
-            pinned, sticky = self._metadata(grpc_context, request.model)
+            pinned, sticky = pin_and_sticky(self.inference, grpc_context, request.model)
             rows = Rows("matrix", batch_rows(self.inference, request))
             return _response(await self.inference.predict(request.model, rows, pinned, sticky, who=who))
 
-        return await self._grpc(call, grpc_context, pb.PredictResponse())
+        return await answered(call, grpc_context, pb.PredictResponse())
 
     async def PredictStream(self, request: pb.PredictBatchRequest, grpc_context):  # noqa: N802
         """gRPC: many samples answered in chunks, in order, all by the same version."""
-        pinned, sticky = self._metadata(grpc_context, request.model)
+        pinned, sticky = pin_and_sticky(self.inference, grpc_context, request.model)
         async for response in stream_chunks(self.inference, request, pinned, sticky, grpc_context):
             yield response
 

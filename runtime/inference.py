@@ -31,8 +31,17 @@ from runtime.placement import PLACEMENTS, Context, Place, Unavailable, VersionSc
 from runtime.series import CLIENT_ERROR, FORBIDDEN, OK, RATE_LIMITED, SERVER_ERROR, UNAUTHENTICATED
 from runtime.tokens import Forbidden, Principal, Unauthorized
 from runtime.traffic import SHADOW, ModelTraffic, Route, route
+from runtime.version import Description
 
 logger = logging.getLogger("raynomaly.gateway")
+
+
+def _pinned(model: str, traffic: ModelTraffic, pinned: str) -> int:
+    """The version a request pins, or VersionNotDeployed (pure)."""
+    if not (pinned.isascii() and pinned.isdigit()) or int(pinned) not in traffic.versions:
+        deployed = traffic.versions
+        raise VersionNotDeployed(f"version {pinned!r} of {model} is not deployed; deployed: {deployed}")
+    return int(pinned)
 
 
 class Inference:
@@ -106,20 +115,25 @@ class Inference:
               who: Principal | None = None) -> Route:  # fmt: skip
         """The route of one request by `who` (Forbidden, counted, if its token may not score `model`;
         draws from this replica's random generator)."""
+        self._allow(who, model)
+        traffic = self.traffic(model)
+        version = None if pinned is None else _pinned(model, traffic, pinned)
+        return route(traffic, self._rng.random() * 100, self._rng.random() * 100, version, sticky)
+
+    def described(self, model: str, pinned: str | None, who: Principal | None = None) -> Description:
+        """What a model's pinned version, or its stable one, takes and answers (Forbidden, counted,
+        if `who` may not score `model`)."""
+        self._allow(who, model)
+        traffic = self.traffic(model)
+        version = traffic.stable_version if pinned is None else _pinned(model, traffic, pinned)
+        return self.scorer(model, version).description
+
+    def _allow(self, who: Principal | None, model: str) -> None:
         try:
             self.gate.allow(who, model)
         except Forbidden:
             self._metrics.record_refused(FORBIDDEN)
             raise
-        traffic = self.traffic(model)
-        version = None
-        if pinned is not None:
-            if not (pinned.isascii() and pinned.isdigit()) or int(pinned) not in traffic.versions:
-                raise VersionNotDeployed(
-                    f"version {pinned!r} of {model} is not deployed; deployed: {traffic.versions}"
-                )
-            version = int(pinned)
-        return route(traffic, self._rng.random() * 100, self._rng.random() * 100, version, sticky)
 
     def scorer(self, model: str, version: int) -> VersionScorer:
         """The ready scorer of a version in the table (a long-lived stream may outlive its version)."""

@@ -60,7 +60,7 @@ SCHEME = {
 SECURED = {"security": [{BEARER: []}]}
 
 
-def _errors() -> dict:
+def errors() -> dict:
     """Every status the error table can answer, each with the error body."""
     statuses = sorted({status for status, _ in STATUS.values()})
     return {
@@ -116,13 +116,13 @@ PREDICT_BATCH = {
         },
     },
 }
-ANSWERS = {200: {"description": "The scores.", "content": {JSON: {"schema": SCORES}}}, **_errors()}
+ANSWERS = {200: {"description": "The scores.", "content": {JSON: {"schema": SCORES}}}, **errors()}
 BATCH_ANSWERS = {
     200: {
         "description": "The scores; an Arrow stream (score, label) when Accept names Arrow.",
         "content": {JSON: {"schema": SCORES}, ARROW: {"schema": BINARY}},
     },
-    **_errors(),
+    **errors(),
 }
 READY = {
     503: {

@@ -9,7 +9,13 @@ reached only through the gateway's deployment handles.
 from runtime.autoscaling import POLICY
 from runtime.desired import GATEWAY_APP, Autoscaling, DeployedVersion, DesiredState, gateway_config
 
-GRPC_SERVICER = "runtime.rpc.raynomaly_pb2_grpc.add_InferenceServicer_to_server"
+GRPC_SERVICERS = [
+    "runtime.rpc.raynomaly_pb2_grpc.add_InferenceServicer_to_server",
+    "runtime.rpc.open_inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server",
+    "grpc_health.v1.health_pb2_grpc.add_HealthServicer_to_server",
+]
+"""The gateway's gRPC services: raynomaly.v1.Inference, the Open Inference Protocol's
+inference.GRPCInferenceService and grpc.health.v1.Health (Serve adds server reflection)."""
 # Replicas shut down quickly (the default graceful wait, 20 s, makes every removal slow), and a
 # full queue sheds load with 503 + Retry-After instead of queueing forever.
 _COMMON = {
@@ -68,7 +74,7 @@ def render(desired: DesiredState) -> dict:
     return {
         "proxy_location": "HeadOnly",
         "http_options": {"host": endpoints.host, "port": endpoints.http_port},
-        "grpc_options": {"port": endpoints.grpc_port, "grpc_servicer_functions": [GRPC_SERVICER]},
+        "grpc_options": {"port": endpoints.grpc_port, "grpc_servicer_functions": GRPC_SERVICERS},
         "applications": [_gateway_app(desired)] + [_scorer_app(v, desired.store) for v in desired.dedicated],
     }
 

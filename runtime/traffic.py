@@ -57,12 +57,16 @@ class ModelTraffic(BaseModel):
         """Every version that must be deployed: routed, unrouted and shadow."""
         return sorted(set(self.weights) | set(self.shadows))
 
+    @property
+    def stable_version(self) -> int:
+        """The `stable` version: as set, else the one with the largest weight (the lowest on a tie)."""
+        if self.stable is not None:
+            return self.stable
+        return min(self.weights, key=lambda v: (-self.weights[v], v))
+
     def role(self, version: int) -> str:
         """`stable`, `canary` or `shadow` (pure)."""
-        stable = self.stable
-        if stable is None:
-            stable = min(self.weights, key=lambda v: (-self.weights[v], v))
-        if version == stable:
+        if version == self.stable_version:
             return STABLE
         return CANARY if version in self.weights else SHADOW
 

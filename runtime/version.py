@@ -18,6 +18,8 @@ from models.store import ModelStore
 from runtime.desired import Batching
 from runtime.metrics import ScorerMetrics
 
+PLATFORMS = {"onnx": "onnxruntime_onnx"}
+"""Backends under the platform names other model servers use (others go by their own name)."""
 SMALL_REQUEST_ROWS = 8
 """Requests of at most this many rows join a dynamic batch; larger ones are scored alone."""
 
@@ -32,6 +34,8 @@ class Description:
     feature_names: list[str]
     threshold: float
     device: str
+    platform: str = ""
+    """What scores it, as the Open Inference Protocol's model metadata names it."""
 
 
 class LoadedVersion:
@@ -41,7 +45,7 @@ class LoadedVersion:
         self.manifest, self.score, self.device = manifest, score, device
         self.description = Description(
             manifest.model, manifest.version, manifest.n_features, list(manifest.feature_names),
-            manifest.threshold, device,
+            manifest.threshold, device, PLATFORMS.get(manifest.backend, manifest.backend),
         )  # fmt: skip
 
 

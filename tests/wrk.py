@@ -16,8 +16,7 @@ SCRIPT = """
 wrk.method = "POST"
 local f = io.open(os.getenv("WRK_BODY"), "rb"); wrk.body = f:read("*all"); f:close()
 wrk.headers["Content-Type"] = os.getenv("WRK_CONTENT_TYPE")
-local extra = os.getenv("WRK_HEADER")
-if extra and extra ~= "" then
+for extra in (os.getenv("WRK_HEADER") or ""):gmatch("[^\\n]+") do
   local name, value = extra:match("([^:]+):%s*(.*)")
   wrk.headers[name] = value
 end
@@ -50,7 +49,8 @@ class Result:
 
 def run(url: str, body: bytes, content_type: str, connections: int, seconds: float,
         header: str = "", threads: int = 2) -> Result:  # fmt: skip
-    """One wrk run; RuntimeError with wrk's output if it printed no summary."""
+    """One wrk run (`header`: extra "Name: value" lines); RuntimeError with wrk's output if it
+    printed no summary."""
     with tempfile.TemporaryDirectory() as folder:
         script, payload = Path(folder) / "post.lua", Path(folder) / "body"
         script.write_text(SCRIPT)

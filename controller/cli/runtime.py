@@ -143,8 +143,11 @@ def _print_endpoints(record: RuntimeRecord, desired: DesiredState, extra: dict[s
     table.add_row(
         "HTTP", f"{record.http_url}/api/v1/predict  (batch: /predict/batch, ws: /predict/streaming)"
     )
+    table.add_row("Open Inference", f"{record.http_url}/v2  (KServe v2, Triton clients; gRPC: below)")
     table.add_row(
-        "gRPC", f"127.0.0.1:{record.grpc_port}  (raynomaly.v1.Inference, metadata application=gateway)"
+        "gRPC",
+        f"127.0.0.1:{record.grpc_port}  (raynomaly.v1.Inference, inference.GRPCInferenceService, "
+        "grpc.health.v1, reflection)",
     )
     table.add_row("metrics", f"http://127.0.0.1:{record.metrics_port}/metrics")
     table.add_row("Serve REST", f"{record.dashboard_url}/api/serve/applications/ (token in .raynomaly/ray)")

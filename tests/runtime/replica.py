@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from fastapi import FastAPI
 
 import runtime.gateway
+from runtime.oip.http import OpenInferenceHttp
+from runtime.oip.servicer import OpenInferenceGrpc
+from runtime.probes import Health
 from runtime.traffic import ModelTraffic
 from tests.runtime.test_inference import MetricsDouble, ScorerDouble, gateway
 
@@ -16,10 +19,10 @@ LIMITS = {"max_rows": 50, "max_body_bytes": 64 * 1024}
 Gateway = runtime.gateway.Gateway.func_or_class  # the class serve.ingress wraps
 
 
-class Replica:
+class Replica(OpenInferenceHttp, OpenInferenceGrpc, Health):
     """The gateway's handlers, bound to a doubled core instead of a Serve replica."""
 
-    _body, _sticky, _grpc, _metadata = Gateway._body, Gateway._sticky, Gateway._grpc, Gateway._metadata
+    _body, _sticky = Gateway._body, Gateway._sticky
     predict, predict_batch, streaming = Gateway.predict, Gateway.predict_batch, Gateway.streaming
     health, ready, traffic = Gateway.health, Gateway.ready, Gateway.traffic
     Predict, PredictBatch, PredictStream = Gateway.Predict, Gateway.PredictBatch, Gateway.PredictStream
