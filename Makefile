@@ -4,9 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STUBS := runtime/rpc/raynomaly_pb2_grpc.py runtime/rpc/open_inference_pb2_grpc.py
+# The Open Inference Protocol's own clients, which the tests drive: they need protobuf < 7.
+CLIENTS := .venv-clients
+CLIENTS_STAMP := $(CLIENTS)/.installed
+CLIENTS_REQUIREMENTS := tests/clients/requirements.txt
 DEMO := .raynomaly/demo
 
-.PHONY: setup system run stop test bench lint clean
+.PHONY: setup clients system run stop test bench lint clean
 
 setup: $(STAMP) $(STUBS)
 
@@ -17,6 +21,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+clients: $(CLIENTS_STAMP)
+
+$(CLIENTS_STAMP): $(CLIENTS_REQUIREMENTS)
+	$(PYTHON) -m venv $(CLIENTS)
+	$(CLIENTS)/bin/python -m pip install --quiet --upgrade pip
+	$(CLIENTS)/bin/python -m pip install --quiet -r $(CLIENTS_REQUIREMENTS)
+	touch $(CLIENTS_STAMP)
 
 $(STUBS) &: runtime/rpc/raynomaly.proto runtime/rpc/open_inference.proto $(STAMP)
 	$(BIN)/python -m runtime.rpc.generate
@@ -60,7 +72,7 @@ run: setup
 stop: setup
 	$(BIN)/raynomaly down
 
-test: system setup lint
+test: system setup clients lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: system setup
@@ -79,4 +91,4 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CLIENTS) .pytest_cache .ruff_cache

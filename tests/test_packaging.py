@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 # A build writes build/ and *.egg-info into its source: it builds a copy, without local state.
 NOT_COPIED = shutil.ignore_patterns(
-    ".git", ".venv", ".raynomaly", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"
+    ".git", ".venv", ".venv-clients", ".raynomaly", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"
 )
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
 PROBE = """
