@@ -85,6 +85,7 @@ bench: system setup
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_hostile.py
 	$(BIN)/python benchmarks/bench_security.py
+	$(BIN)/python benchmarks/bench_oip.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -27,7 +27,7 @@ import numpy as np
 DTYPES = {
     "FP64": np.float64, "FP32": np.float32, "FP16": np.float16,
     "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
-    "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
+    "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64, "BOOL": np.bool_,
 }  # fmt: skip
 MODEL = {"model": ..., "version": ""}  # `...`: the call must give the field
 FIELDS = {

@@ -30,10 +30,20 @@ schema = schemathesis.openapi.from_dict(runtime.gateway.api.openapi(), config=CO
 
 @schema.hook
 def flatmap_body(context, body):
-    """A JSON body names the served model and holds rows it can score in some cases, so that the
-    answers past the checks are fuzzed too."""
+    """A JSON body names the served model and holds rows it can score in some cases (an OIP body:
+    a features tensor of such rows), so that the answers past the checks are fuzzed too."""
     if not isinstance(body, dict):
         return st.just(body)
+    if "inputs" in body:  # the Open Inference Protocol's infer: the features tensor, scoreable at times
+        tensor = table_rows.map(
+            lambda values: {
+                "name": "features",
+                "datatype": "FP64",
+                "shape": [len(values), 2],
+                "data": [list(r) for r in values],
+            }
+        )
+        return st.just(body) | tensor.map(lambda t: {**body, "inputs": [t]})
     named = st.sampled_from([body, {**body, "model": MODEL}])
     if "features" in body:
         rows = st.tuples(finite, finite).map(list) | st.builds(lambda a, b: {"a": a, "b": b}, finite, finite)
