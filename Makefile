@@ -61,6 +61,8 @@ run: setup
 	@echo "  curl -s localhost:8000/api/v1/predict -H \"Authorization: Bearer \$$RAYNOMALY_KEY\" -d '{\"model\": \"demo\", \"features\": [10, 20, 30, 40, 50, 60, 70, 80]}'"
 	@echo "Score over gRPC (raynomaly.v1.Inference, runtime/rpc/raynomaly.proto; the key from RAYNOMALY_KEY):"
 	@echo "  $(BIN)/python -m runtime.rpc.example 127.0.0.1:9000 demo"
+	@echo "Or with any Open Inference Protocol (KServe v2) client, e.g. tritonclient: HTTP 127.0.0.1:8000/v2,"
+	@echo "  gRPC inference.GRPCInferenceService at 127.0.0.1:9000, model demo, input features [rows, 8] (README)"
 	@echo "Roll out version 2 as a canary (10% -> 50% -> 100%, rolled back by itself on a regression)."
 	@echo "A rollout judges live traffic: send some from another terminal first (Locust, 50 rows/s, 3 min):"
 	@echo "  $(BIN)/raynomaly loadtest demo --rps 50 --duration 3m --data $(DEMO)/train.csv"

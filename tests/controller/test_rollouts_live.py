@@ -113,6 +113,7 @@ def test_a_candidate_whose_scores_drift_is_rolled_back_on_its_score_distribution
 
 
 def test_blue_green_switches_back_at_once_when_the_promoted_version_regresses(served, control):
+    from runtime.conflict import Conflict
     from runtime.desired import Batching, ScorerOptions
 
     with Load(served.http, key=served.key) as load:
@@ -120,11 +121,18 @@ def test_blue_green_switches_back_at_once_when_the_promoted_version_regresses(se
         switched = control.wait(rollout_id, lambda r: r["phase"] == "Promoting", timeout_s=120)
         assert switched["rollout"]["traffic"]["weights"] == {"2": 100}
         assert measurement(verdicts(switched)[-1], "agreement")["outcome"] == "Successful"
-        desired = served.desired()  # inject the regression into the promoted version, in place
         slow = ScorerOptions(batching=Batching(batch_wait_timeout_s=0.2))
-        versions = [v.model_copy(update={"options": slow}) if v.model == "sensor" and v.version == 2 else v
-                    for v in desired.versions]  # fmt: skip
-        served.apply(desired.model_copy(update={"versions": versions}))
+        for _ in range(5):  # inject the regression into the promoted version, in place; the controller
+            desired = served.desired()  # may record a revision between our read and write: read again
+            versions = [v.model_copy(update={"options": slow}) if v.model == "sensor" and v.version == 2
+                        else v for v in desired.versions]  # fmt: skip
+            try:
+                served.apply(desired.model_copy(update={"versions": versions}))
+                break
+            except Conflict:
+                continue
+        else:
+            raise AssertionError("the regression could not be injected: every write met a newer revision")
         injected = time.monotonic()
         answer = control.finished(rollout_id)
         back = time.monotonic() - injected

@@ -172,6 +172,10 @@ def test_a_mixed_inline_and_dedicated_table_moves_both_ways_under_load(served):
             _versions(served, 20, {"model": "fraud", "features": ROW}, {"x-model-version": "2"})
         )
         assert set(pinned) == {2}
+        # the dedicated application has no route: the gateway stays gRPC's only backend, no metadata needed
+        stub = pb_grpc.InferenceStub(grpc.insecure_channel(served.grpc))
+        keyed = (("authorization", f"Bearer {served.key}"), ("x-model-version", "2"))
+        assert stub.Predict(pb.PredictRequest(model="fraud", features=ROW), metadata=keyed).version == 2
         served.apply(with_options(served, "fraud", {2: ScorerOptions()}))  # back inline: drained first
         # Serve can take more than 30 s to delete an application on a busy machine
         gone = _eventually(lambda: set(served.replicas()) == {"gateway"}, timeout_s=120)
