@@ -14,6 +14,7 @@ EXPORT_PREFIX = "ray_"
 MODEL, VERSION, ROLE = "model", "version", "role"
 VERSION_LABELS = (MODEL, VERSION, ROLE)
 OUTCOME, BUCKET, AGREEMENT, REASON = "outcome", "bucket", "agreement", "reason"
+FEATURE, ISSUE = "feature", "issue"
 
 OK, CLIENT_ERROR, SERVER_ERROR = "ok", "client_error", "server_error"
 """Values of OUTCOME: only a server error counts against a version."""
@@ -90,6 +91,23 @@ BATCH_SIZE = Series(
 SHADOW_DROPPED = Series(
     "raynomaly_shadow_dropped", "counter", (MODEL, VERSION),
     "Shadow copies dropped because too many were in flight",
+)  # fmt: skip
+
+FEATURE_BIN_COUNT = 10
+"""Quantile bins of a feature's training values: a feature served like its training data fills each
+of them equally (one tenth)."""
+FEATURE_BUCKET_NAMES = tuple(str(b) for b in range(FEATURE_BIN_COUNT))
+"""Values of BUCKET for FEATURE_ROWS: the bin's index, 0 (below the training decile 1) .. 9."""
+OUT_OF_RANGE, MISSING, NON_FINITE = "out_of_range", "missing", "non_finite"
+"""Values of ISSUE: a value outside the training minimum..maximum (scored), a named feature the
+request left out, a NaN or infinite value (both refused)."""
+FEATURE_ROWS = Series(
+    "raynomaly_feature_bin_rows", "counter", (*VERSION_LABELS, FEATURE, BUCKET),
+    "Scored rows by the training-quantile bin each feature's value falls in (input drift)",
+)  # fmt: skip
+FEATURE_ISSUES = Series(
+    "raynomaly_feature_issue_rows", "counter", (MODEL, VERSION, FEATURE, ISSUE),
+    "Rows with a feature value out of the training range, missing or not finite (data quality)",
 )  # fmt: skip
 
 REFUSED = Series(
