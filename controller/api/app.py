@@ -26,7 +26,7 @@ from controller.api.openapi import (
     StatusBody,
 )
 from controller.api.refusals import Refusals
-from controller.api.telemetry import RolloutCollector
+from controller.api.telemetry import AuditCollector, RolloutCollector
 from controller.kuberay.manifests import parse_image
 from controller.revocations import publish
 from controller.rollouts.create import new_rollout
@@ -118,6 +118,7 @@ def create_app(services: Services) -> FastAPI:
     deploy's check that it exists and the rollout that names it."""
 
     viewer, deployer, admin = guard(app, services)
+    audit_chain = AuditCollector(store)
 
     async def translate(request: Request, error: Exception):
         status = http_status(error)
@@ -151,9 +152,11 @@ def create_app(services: Services) -> FastAPI:
         response_class=Response,
     )
     def metrics() -> Response:
-        """Every rollout's phase, step, weights and latest analysis, in Prometheus's text format."""
+        """Every rollout's phase, step, weights and latest analysis, and whether the audit chain
+        verifies, in Prometheus's text format."""
         registry = CollectorRegistry()
         registry.register(RolloutCollector(store))
+        registry.register(audit_chain)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/v1/models", dependencies=[Depends(viewer)], responses={**PROTECTED, **UNAVAILABLE})

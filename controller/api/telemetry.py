@@ -1,9 +1,13 @@
 """The controller's own Prometheus metrics: each rollout's phase, step and weights, and every
 analysis value of its latest look next to its threshold, so users can see what was judged; for the
 sequential judges also the p-value and its alpha share, the effect's interval and the samples seen
-and needed (graph `raynomaly_analysis_p_value / raynomaly_analysis_alpha` falling toward 1)."""
+and needed (graph `raynomaly_analysis_p_value / raynomaly_analysis_alpha` falling toward 1); and
+whether the audit log's chain verifies."""
 
 import math
+import threading
+import time
+from collections.abc import Callable
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -13,6 +17,11 @@ from controller.store.spec import RolloutStore
 
 RECENT = 50
 """Finished rollouts still exported (besides every active one)."""
+AUDIT_EVERY_S = 60.0
+"""How often a scrape may verify the audit chain; scrapes in between read the last result."""
+AUDIT_FULL_EVERY_S = 3600.0
+"""How often that check verifies the whole log rather than what was added since the last one (an
+edit before the last verified entry shows only on a whole-log check)."""
 
 
 class RolloutCollector(Collector):
@@ -96,3 +105,38 @@ def _exported(figure: float | None) -> bool:
     """Whether a measurement's figure is a gauge value: an unbounded interval end or an unreachable
     need (infinite) is left out, like a figure never measured."""
     return figure is not None and math.isfinite(figure)
+
+
+class AuditCollector(Collector):
+    """`raynomaly_audit_chain_valid`: 1 while the audit log's chain verifies, 0 once it does not.
+    Verified at most once per `every_s` (from the last verified entry on; the whole log once per
+    `full_every_s`); a scrape in between answers the cached result, so scrapes stay cheap however
+    often they come. Create one per controller and register it with each scrape's registry."""
+
+    def __init__(self, store: RolloutStore, every_s: float = AUDIT_EVERY_S,
+                 full_every_s: float = AUDIT_FULL_EVERY_S, clock: Callable[[], float] = time.monotonic):  # fmt: skip
+        self._store, self._every_s, self._full_every_s, self._clock = store, every_s, full_every_s, clock
+        self._lock = threading.Lock()
+        self._checked_at: float | None = None
+        self._full_at: float | None = None
+        self._valid = True
+
+    def valid(self) -> bool:
+        """Whether the chain verified when last checked, checking again once `every_s` has passed."""
+        with self._lock:
+            now = self._clock()
+            if self._checked_at is None or now - self._checked_at >= self._every_s:
+                full = self._full_at is None or now - self._full_at >= self._full_every_s
+                self._valid = self._store.verify_audit(full=full).broken_at is None
+                self._checked_at = now
+                self._full_at = now if full else self._full_at
+            return self._valid
+
+    def collect(self):
+        chain = GaugeMetricFamily(
+            "raynomaly_audit_chain_valid",
+            f"1 while the audit log's chain verifies, 0 once an entry was edited, removed or reordered "
+            f"(checked at most every {self._every_s:g} s)",
+        )
+        chain.add_metric([], float(self.valid()))
+        yield chain
