@@ -18,11 +18,13 @@ if TYPE_CHECKING:
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 _KUBERAY = "the KubeRay operator v1.7 (its ray.io CRDs)"
+_PROMETHEUS_OPERATOR = "the Prometheus operator (its monitoring.coreos.com CRDs, e.g. with kube-prometheus-stack)"
 PROVIDERS = {
     "RayService": _KUBERAY,
     "RayJob": _KUBERAY,
     "RayCluster": _KUBERAY,
-    "PodMonitor": "the Prometheus operator (its monitoring.coreos.com CRDs, e.g. with kube-prometheus-stack)",
+    "PodMonitor": _PROMETHEUS_OPERATOR,
+    "PrometheusRule": _PROMETHEUS_OPERATOR,
 }
 """What to install when the API server does not serve a kind."""
 
@@ -96,7 +98,8 @@ def apply(
 
     A live RayService keeps its serveConfigV2 and desired-state annotation: apply never undoes a rollout.
 
-    A kind the cluster lacks (PodMonitor without the Prometheus operator) is named with what to install.
+    A kind the cluster lacks (PodMonitor, PrometheusRule without the Prometheus operator) is named with
+    what to install.
 
     The rest is still applied, and the exit code is then 1.
     """

@@ -31,6 +31,7 @@ KINDS = {
     "RayJob": Resource("ray.io", "v1", "rayjobs"),
     "RayCluster": Resource("ray.io", "v1", "rayclusters"),
     "PodMonitor": Resource("monitoring.coreos.com", "v1", "podmonitors"),
+    "PrometheusRule": Resource("monitoring.coreos.com", "v1", "prometheusrules"),
     "Deployment": Resource("apps", "v1", "deployments"),
     "Role": Resource("rbac.authorization.k8s.io", "v1", "roles"),
     "RoleBinding": Resource("rbac.authorization.k8s.io", "v1", "rolebindings"),

@@ -36,7 +36,7 @@ IMPLEMENTED = {
     "configMapGenerator options": {"labels", "disableNameSuffixHash"},
 }
 APPLY_ORDER = ("ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Service", "Deployment",
-               "RayCluster", "RayService", "RayJob", "PodMonitor")  # fmt: skip
+               "RayCluster", "RayService", "RayJob", "PodMonitor", "PrometheusRule")  # fmt: skip
 IMAGE, GPU_IMAGE = "raynomaly", "raynomaly-gpu"
 BATCH_JOB = "raynomaly-batch"
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
