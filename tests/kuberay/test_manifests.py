@@ -366,9 +366,10 @@ def exported_metrics() -> set[str]:
 
     for path in Path(ray.serve.__file__).parent.rglob("*.py"):
         for kind, name in re.findall(
-            r"metrics\.(Counter|Histogram|Gauge)\(\s*\"(serve_\w+)\"", path.read_text()
+            r"metrics\.(Counter|Histogram|Gauge)\(\s*(?:name=)?f?\"(serve_[\w{}]+)\"", path.read_text()
         ):
-            names |= {f"ray_{name}{s}" for s in suffixes[kind]}
+            for protocol in ("http", "grpc"):  # the ingress metrics, named per protocol
+                names |= {f"ray_{name.replace('{protocol_name}', protocol)}{s}" for s in suffixes[kind]}
     return names
 
 
