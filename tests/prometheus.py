@@ -1,6 +1,7 @@
 """A real Prometheus server for integration tests: the `prometheus` binary (Debian's package, which
-`make test` installs) on 127.0.0.1, scraping given targets every second, with its configuration
-and storage in a temporary directory that goes when it stops."""
+`make test` installs) on 127.0.0.1, scraping given targets every second and evaluating the given
+rule files every second, with its configuration and storage in a temporary directory that goes
+when it stops."""
 
 import contextlib
 import json
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -27,11 +29,13 @@ def free_port() -> int:
 
 class PrometheusServer:
     """`with PrometheusServer(["127.0.0.1:8080"]) as prometheus: prometheus.url`; `start()` and
-    `stop()` do the same by hand. Started without the lifecycle and admin APIs."""
+    `stop()` do the same by hand. Started without the lifecycle and admin APIs. The targets are
+    scraped as `job`; `rule_files` (paths) are loaded as they are."""
 
     def __init__(self, targets: list[str], metrics_path: str = "/metrics", port: int | None = None,
-                 binary: str = "prometheus"):  # fmt: skip
+                 binary: str = "prometheus", job: str = JOB, rule_files: Sequence[str] = ()):  # fmt: skip
         self.targets, self.metrics_path, self.binary = list(targets), metrics_path, binary
+        self.job, self.rule_files = job, [str(Path(f).resolve()) for f in rule_files]
         self._port = port
         self.port: int | None = None
         self._dir: Path | None = None
@@ -82,8 +86,9 @@ class PrometheusServer:
         """The configuration file, as a dict."""
         return {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+            "rule_files": self.rule_files,
             "scrape_configs": [
-                {"job_name": JOB, "metrics_path": self.metrics_path,
+                {"job_name": self.job, "metrics_path": self.metrics_path,
                  "static_configs": [{"targets": self.targets}]},
             ],
         }  # fmt: skip
@@ -166,9 +171,9 @@ class PrometheusServer:
         the target exported by then. AssertionError with the targets' state on timeout."""
         deadline = time.monotonic() + timeout_s
         while True:
-            up = self._by_instance(f'up{{job="{JOB}"}}')
-            samples = self._by_instance(f'scrape_samples_scraped{{job="{JOB}"}}')
-            scraped_at = self._by_instance(f'timestamp(up{{job="{JOB}"}})')
+            up = self._by_instance(f'up{{job="{self.job}"}}')
+            samples = self._by_instance(f'scrape_samples_scraped{{job="{self.job}"}}')
+            scraped_at = self._by_instance(f'timestamp(up{{job="{self.job}"}})')
             state = {i: {"up": up[i], "samples": samples.get(i), "scraped_at": scraped_at.get(i)} for i in up}
             if set(state) == set(self.targets) and all(
                 s["up"] == 1.0
@@ -183,6 +188,12 @@ class PrometheusServer:
                     f"the end of its log:\n{self.log_tail()}"
                 )
             time.sleep(0.2)
+
+    def alerts(self) -> list[dict]:
+        """The alerts pending or firing now (`/api/v1/alerts`): labels, annotations, state, value."""
+        body = httpx.get(f"{self.url}/api/v1/alerts", timeout=5.0).json()
+        assert body.get("status") == "success", body
+        return body["data"]["alerts"]
 
     def _by_instance(self, promql: str) -> dict[str, float]:
         return {s["metric"]["instance"]: float(s["value"][1]) for s in self.query(promql)}

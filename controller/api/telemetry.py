@@ -113,8 +113,13 @@ class AuditCollector(Collector):
     `full_every_s`); a scrape in between answers the cached result, so scrapes stay cheap however
     often they come. Create one per controller and register it with each scrape's registry."""
 
-    def __init__(self, store: RolloutStore, every_s: float = AUDIT_EVERY_S,
-                 full_every_s: float = AUDIT_FULL_EVERY_S, clock: Callable[[], float] = time.monotonic):  # fmt: skip
+    def __init__(
+        self,
+        store: RolloutStore,
+        every_s: float = AUDIT_EVERY_S,
+        full_every_s: float = AUDIT_FULL_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._store, self._every_s, self._full_every_s, self._clock = store, every_s, full_every_s, clock
         self._lock = threading.Lock()
         self._checked_at: float | None = None

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 _KUBERAY = "the KubeRay operator v1.7 (its ray.io CRDs)"
-_PROMETHEUS_OPERATOR = "the Prometheus operator (its monitoring.coreos.com CRDs, e.g. with kube-prometheus-stack)"
+_PROMETHEUS_OPERATOR = (
+    "the Prometheus operator (its monitoring.coreos.com CRDs, e.g. with kube-prometheus-stack)"
+)
 PROVIDERS = {
     "RayService": _KUBERAY,
     "RayJob": _KUBERAY,

@@ -123,3 +123,22 @@ def test_the_dashboard_reads_only_recorded_rules_and_shows_drift_quality_and_ale
     assert used <= recorded()
     assert {"raynomaly:feature_psi:1h", "raynomaly:feature_issue_rows:ratio_rate15m"} <= used
     assert any('ALERTS{alertstate="firing"' in q for q in queries)
+
+
+def test_the_live_tests_prometheus_configuration_loads_the_rules(tmp_path):
+    """What tests/alerts/test_alerts_live.py starts, checked by promtool without starting it."""
+    from tests.alerts.test_alerts_live import ALERT, rules_firing_at_once
+    from tests.prometheus import PrometheusServer
+
+    rules = tmp_path / "rules.yaml"
+    rules_firing_at_once(rules, ALERT)
+    changed = [
+        r for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"] if r.get("for") == "0s"
+    ]
+    assert [r["alert"] for r in changed] == [ALERT]
+    server = PrometheusServer(["127.0.0.1:38080"], job="raynomaly-ray", rule_files=[rules])
+    config = tmp_path / "prometheus.yml"
+    config.write_text(json.dumps(server.config()))
+    checked = promtool("check", "config", str(config))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {sum(len(g['rules']) for g in groups())} rules found" in checked.stdout
