@@ -79,7 +79,8 @@ def test_a_small_shift_scores_low_and_a_large_one_high():
     edges = feature_edges(rng.normal(size=(20_000, 1)))[0]
 
     def served(shift: float) -> dict[str, float]:
-        counts = np.bincount(np.searchsorted(edges, rng.normal(shift, size=5_000), side="right"), minlength=10)
+        index = np.searchsorted(edges, rng.normal(shift, size=5_000), side="right")
+        counts = np.bincount(index, minlength=10)
         return {str(b): float(c) for b, c in enumerate(counts)}
 
     same, moved = served(0.0), served(1.0)
