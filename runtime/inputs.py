@@ -1,21 +1,16 @@
 """What a scorer counts about the rows it scores: the training-quantile bin of every feature value
 (input drift) and the values outside the training range (data quality), from the version's manifest.
 
-A value's bin is the number of its feature's edges at or below it (`models.drift`). Counting is
-vectorised over the batch, without a Python step per row: small batches compare every value with
-every edge in one NumPy call (measured: ~3 us for a row of 20 features, against ~20 us for one
-`np.searchsorted` per feature), larger ones search each feature's edges
-(`np.searchsorted(edges, column, side="right")`: ~45 us for 1,000 rows of 8 features, against
-~170 us comparing). Both end in one `np.bincount` over every (feature, bin) cell.
+A value's bin is the number of its feature's edges at or below it (`models.drift`). Both counts
+come from one compiled pass over the batch (`models.kernels.bins`), without a Python step per row
+or per feature.
 """
 
 import numpy as np
 
+from models.kernels.bins import count_inputs
 from models.manifest import Manifest
 from runtime.series import OUT_OF_RANGE
-
-SMALL_BATCH_ROWS = 64
-"""Up to this many rows, values are compared with all edges at once; beyond, searched per feature."""
 
 
 class InputProfile:
@@ -28,20 +23,20 @@ class InputProfile:
                 f"{len(names)} features but {len(edges)} bin edge lists and {len(low)} ranges; "
                 "retrain the version"
             )
-        sizes = [len(e) + 1 for e in edges]
-        self._edges = [np.asarray(e, dtype=np.float64) for e in edges]
-        self._padded = np.full((len(edges), max(sizes) - 1), np.inf)  # +inf: never at or below a value
-        for j, e in enumerate(self._edges):
-            self._padded[j, : len(e)] = e
-        self._offsets = np.cumsum([0, *sizes[:-1]])
-        self._cells = sum(sizes)
+        sizes = [len(e) for e in edges]
+        self._edges = np.full((len(edges), max(sizes, default=0)), np.inf)
+        for j, e in enumerate(edges):
+            self._edges[j, : len(e)] = e
+        self._offsets = np.cumsum([0, *(s + 1 for s in sizes[:-1])]).astype(np.int64)
+        self._cells = sum(sizes) + len(sizes)
         self._low, self._high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
         self.bin_cells = tuple(
-            (name, str(b)) for name, size in zip(names, sizes, strict=True) for b in range(size)
+            (name, str(b)) for name, size in zip(names, sizes, strict=True) for b in range(size + 1)
         )
-        """(feature, bin) of every count `bins` returns, in order."""
+        """(feature, bin) of every count `count` returns first, in order."""
         self.issue_cells = tuple((name, OUT_OF_RANGE) for name in names)
-        """(feature, issue) of every count `out_of_range` returns, in order."""
+        """(feature, issue) of every count `count` returns second, in order."""
+        self.count(np.zeros((1, len(names))))  # compiled (or read from Numba's cache) now, not serving
 
     @classmethod
     def of(cls, manifest: Manifest) -> "InputProfile | None":
@@ -51,21 +46,11 @@ class InputProfile:
         training = manifest.training
         return cls(manifest.feature_names, manifest.feature_bins, training.feature_min, training.feature_max)
 
-    def bins(self, rows: np.ndarray) -> np.ndarray:
-        """How many of `rows` (finite, one column per feature) fall in each (feature, bin) cell, in
-        `bin_cells` order (pure)."""
-        if len(rows) <= SMALL_BATCH_ROWS:
-            index = (rows[:, :, None] >= self._padded).sum(axis=2)
-            index += self._offsets
-        else:
-            columns = np.ascontiguousarray(rows.T)
-            index = np.empty(columns.shape, dtype=np.intp)
-            for j, edges in enumerate(self._edges):
-                index[j] = np.searchsorted(edges, columns[j], side="right")
-            index += self._offsets[:, None]
-        return np.bincount(index.ravel(), minlength=self._cells)
-
-    def out_of_range(self, rows: np.ndarray) -> np.ndarray:
-        """Per feature, how many of `rows` hold a value below its training minimum or above its
-        maximum, in `issue_cells` order (pure)."""
-        return np.count_nonzero((rows < self._low) | (rows > self._high), axis=0)
+    def count(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """How many of `rows` (finite float64, one column per feature) fall in each (feature, bin)
+        cell, in `bin_cells` order, and hold a value out of the training range, per feature in
+        `issue_cells` order (pure)."""
+        bins = np.zeros(self._cells, dtype=np.int64)
+        outside = np.zeros(len(self._low), dtype=np.int64)
+        count_inputs(rows, self._edges, self._offsets, self._low, self._high, bins, outside)
+        return bins, outside

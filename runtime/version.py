@@ -92,28 +92,32 @@ class LocalScorer:
 
     def scored(self, rows: np.ndarray, parts: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray]:
         """Score `rows`, made of consecutive parts of (role, row count), recording metrics per role."""
-        loaded, described, inputs = self.loaded, self.description, self.inputs
+        loaded, described = self.loaded, self.description
         model, version = described.model, described.version
         self.metrics.record_batch(model, version, len(rows))
         scores = loaded.score(rows)
         labels = anomaly_labels(scores, described.threshold)
         positions = percentiles(loaded.manifest.reference, scores)
-        if inputs is not None:
-            outside = inputs.out_of_range(rows)
-            if outside.any():
-                self.metrics.record_issues(model, version, inputs.issue_cells, outside)
         if len(parts) == 1:
             self.metrics.record(model, version, parts[0][0], positions, labels)
-            if inputs is not None:
-                self.metrics.record_features(model, version, parts[0][0], inputs.bin_cells, inputs.bins(rows))
+            self._count_inputs(rows, parts[0][0])
             return scores, labels
         role_of_row = np.repeat([role for role, _ in parts], [count for _, count in parts])
         for role in {role for role, _ in parts}:
             mine = role_of_row == role
             self.metrics.record(model, version, role, positions[mine], labels[mine])
-            if inputs is not None:
-                self.metrics.record_features(model, version, role, inputs.bin_cells, inputs.bins(rows[mine]))
+            self._count_inputs(rows[mine], role)
         return scores, labels
+
+    def _count_inputs(self, rows: np.ndarray, role: str) -> None:
+        """Record the rows of one role by feature bin, and the values out of the training range."""
+        inputs, described = self.inputs, self.description
+        if inputs is None:
+            return
+        bins, outside = inputs.count(rows)
+        self.metrics.record_features(described.model, described.version, role, inputs.bin_cells, bins)
+        if outside.any():
+            self.metrics.record_issues(described.model, described.version, inputs.issue_cells, outside)
 
     async def _score_batch(
         self, requests: list[tuple[np.ndarray, str]]
