@@ -98,7 +98,8 @@ class ScorerOptions(BaseModel):
     """None: off on the CPU (measured: it does not pay for compiled scorers), 64 rows / 5 ms on GPUs."""
     input_drift: bool = True
     """Count each scored feature value's training-quantile bin and the values out of the training
-    range (input drift and data quality); off spares its cost (`benchmarks/bench_drift.py`)."""
+    range (input drift and data quality); off spares its cost (`benchmarks/bench_drift.py`). The
+    gateway counts the missing and non-finite values of refused requests either way."""
 
     @model_validator(mode="after")
     def _consistent(self) -> "ScorerOptions":

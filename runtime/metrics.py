@@ -8,9 +8,10 @@ version that scores like its reference fills every bucket equally. Bucket counts
 path of 1,000-row requests.
 
 Each scored feature value is counted in its training-quantile bin (input drift) and, when outside
-the training range, as an issue (data quality); the gateway counts the values it refuses (missing,
-not finite) the same way. These come as blocks of counts (one per feature and bin) added as one
-NumPy array per batch.
+the training range, as an issue (data quality): a block of counts (one per feature and bin) added
+as one NumPy array per batch, expanded into counter increments only at the flush (a few hundred
+cells per version and role, every FLUSH_S). The gateway counts the values of the requests it
+refuses (missing, not finite) as issues too.
 
 Counter increments are summed in the replica and added to Ray's counters at most every FLUSH_S
 (`Tally`): each call into Ray's metrics costs ~3-8 us, and per-request metrics took ~20% of an
