@@ -71,6 +71,9 @@ class Manifest(BaseModel):
     """sha256 of every artifact file, by file name."""
     encrypted: dict[str, str] = Field(default_factory=dict)
     """The key id that encrypted each encrypted file, by file name (absent: stored in the clear)."""
+    feature_bins: list[list[float]] | None = None
+    """Per feature (in `feature_names` order) the inner edges of its training-quantile bins
+    (`models.drift.feature_edges`); None on versions published before input drift was counted."""
     checksum: str = ""
     """sha256 of this manifest's canonical JSON."""
     signature: Signature | None = None
@@ -78,10 +81,13 @@ class Manifest(BaseModel):
 
     def canonical(self) -> bytes:
         """The JSON the seal and the signature cover: every field but themselves (pure). An empty
-        `encrypted` is left out, so manifests written before it existed keep their seal."""
+        `encrypted` and absent `feature_bins` are left out, so manifests written before they
+        existed keep their seal."""
         body = self.model_dump(mode="json", exclude={"checksum", "signature"})
         if not body["encrypted"]:
             del body["encrypted"]
+        if body["feature_bins"] is None:
+            del body["feature_bins"]
         return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
     def _digest(self) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 from models import backends, detectors
 from models.data import feature_matrix, file_sha256, read_table
 from models.distribution import describe
+from models.drift import feature_edges
 from models.errors import InvalidInput, InvalidSpec, ParityFailed
 from models.manifest import Manifest, TrainingSummary
 from models.parity import TOLERANCES, ParityReport, Tolerance, compare
@@ -116,6 +117,7 @@ def train(
         feature_names=names,
         training=_summary(request.data, X, len(fitting), len(holdout), seed),
         reference=describe(scores, threshold),
+        feature_bins=feature_edges(fitting),
         parity=report,
         libraries={name: metadata.version(name) for name in _LIBRARIES},
         created_at=datetime.now(UTC),

@@ -1,6 +1,8 @@
 """Request bodies in, answers out: JSON for convenience, Arrow IPC or .npy for throughput.
 
-Parsing never guesses: a body that is not what its content type says is a 400 naming why.
+Parsing never guesses: a body that is not what its content type says is a 400 naming why. Rows
+refused for a feature left out or a value NaN or infinite are also described feature by feature
+(`Rows.issues`), for the data quality counters.
 """
 
 import io
@@ -14,11 +16,13 @@ from itertools import chain
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from models.data import as_rows, feature_matrix
 from models.errors import InvalidInput
 from runtime.bodies import read_arrow, read_npy
 from runtime.errors import BadRequest, ServingError, unquoted
+from runtime.series import MISSING, NON_FINITE
 
 logger = logging.getLogger("raynomaly.gateway")
 
@@ -172,6 +176,31 @@ class Rows:
             logger.error("rows of a request could not be read: %s", unquoted(e))
             raise BadRequest(f"the rows could not be read: {type(e).__name__}: {e}") from e
 
+    def issues(self, feature_names: list[str]) -> dict[tuple[str, str], int]:
+        """Rows per (feature, issue) that keep these rows from being scored by a version with these
+        features: a feature left out (MISSING, a null in a table too) or a value NaN or infinite
+        (NON_FINITE). Empty when the rows are unreadable as a whole (wrong shape, not numbers), which
+        no feature is to blame for. Never raises: counting must not change the answer."""
+        try:
+            return self._issues(feature_names)
+        except Exception as e:  # a gap in the checks: the request is refused all the same; logged
+            logger.error("the issues of refused rows could not be counted: %s", unquoted(e))
+            return {}
+
+    def _issues(self, feature_names: list[str]) -> dict[tuple[str, str], int]:
+        if self.kind == "named":
+            return {(name, MISSING): 1 for name in feature_names if name not in self.payload}
+        if self.kind == "table":
+            return _table_issues(self.payload, feature_names)
+        try:
+            rows = np.asarray(self.payload, dtype=np.float64)
+        except (TypeError, ValueError):  # ragged rows or not numbers
+            return {}
+        if rows.ndim != 2 or rows.shape[1] != len(feature_names):
+            return {}
+        bad = np.count_nonzero(~np.isfinite(rows), axis=0)
+        return {(feature_names[j], NON_FINITE): int(bad[j]) for j in np.flatnonzero(bad)}
+
     def _matrix(self, feature_names: list[str]) -> np.ndarray:
         if self.kind == "named":
             missing = [n for n in feature_names if n not in self.payload]
@@ -188,6 +217,26 @@ def positional(n_features: int) -> tuple[list[str], ...]:
     """Column names that send features by position (pure): NumPy-born tables carry no feature names,
     pandas names them 0..n-1 and Polars column_0..column_{n-1}."""
     return [str(j) for j in range(n_features)], [f"column_{j}" for j in range(n_features)]
+
+
+def _table_issues(table: pa.Table, feature_names: list[str]) -> dict[tuple[str, str], int]:
+    """`Rows.issues` of an Arrow table: columns by feature name, or all by position (pure)."""
+    names = table.column_names
+    by_position = names in positional(len(feature_names))
+    columns = dict(zip(feature_names, names, strict=True)) if by_position else {n: n for n in names}
+    issues = {}
+    for feature in feature_names:
+        if feature not in columns:
+            issues[(feature, MISSING)] = table.num_rows
+            continue
+        column = table.column(columns[feature])
+        if column.null_count:
+            issues[(feature, MISSING)] = column.null_count
+        if pa.types.is_floating(column.type):
+            non_finite = pc.sum(pc.invert(pc.is_finite(column))).as_py()
+            if non_finite:
+                issues[(feature, NON_FINITE)] = non_finite
+    return issues
 
 
 def _table_matrix(table: pa.Table, feature_names: list[str]) -> np.ndarray:

@@ -40,6 +40,16 @@ class Batching(BaseModel):
 NO_BATCHING = Batching(max_batch_size=1, batch_wait_timeout_s=0.0)
 
 
+class ScorerSettings(BaseModel):
+    """What a scoring replica changes in place for a version: its batching, and whether its inputs
+    are counted (a dedicated version's `user_config`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batching: Batching = Field(default_factory=Batching)
+    input_drift: bool = True
+
+
 class Autoscaling(BaseModel):
     """Serve's replica autoscaling, by ongoing requests per replica."""
 
@@ -86,6 +96,10 @@ class ScorerOptions(BaseModel):
     """Above 0 the replica scores on a GPU, or refuses to start; never on the CPU instead."""
     batching: Batching | None = None
     """None: off on the CPU (measured: it does not pay for compiled scorers), 64 rows / 5 ms on GPUs."""
+    input_drift: bool = True
+    """Count each scored feature value's training-quantile bin and the values out of the training
+    range (input drift and data quality); off spares its cost (`benchmarks/bench_drift.py`). The
+    gateway counts the missing and non-finite values of refused requests either way."""
 
     @model_validator(mode="after")
     def _consistent(self) -> "ScorerOptions":
@@ -116,6 +130,11 @@ class ScorerOptions(BaseModel):
         if self.batching is not None:
             return self.batching
         return Batching() if self.num_gpus > 0 else NO_BATCHING
+
+    @property
+    def settings(self) -> ScorerSettings:
+        """What the scoring replica applies in place: effective batching and the input drift switch."""
+        return ScorerSettings(batching=self.effective_batching, input_drift=self.input_drift)
 
 
 class Access(BaseModel):

@@ -18,6 +18,7 @@ from runtime.access import Gatekeeper
 from runtime.codec import Answer, Rows
 from runtime.desired import GatewayConfig
 from runtime.errors import (
+    BadRequest,
     RateLimited,
     ServingError,
     TooLarge,
@@ -74,8 +75,9 @@ class Inference:
             key, placement = (version.model, version.version), version.options.effective_placement
             current, before = self._scorers.get(key), placed.get(key)
             if current is not None and before.options.effective_placement == placement:
-                if version.inline and before.options.effective_batching != version.options.effective_batching:
-                    current.configure(version.options.effective_batching)
+                settings = version.options.settings
+                if version.inline and before.options.settings != settings:
+                    current.configure(settings.batching, settings.input_drift)
                 scorers[key] = current
             else:
                 scorers[key] = await self._placements[placement](version, config.store, self._context)
@@ -163,7 +165,7 @@ class Inference:
         outcome, answered, labels = SERVER_ERROR, None, None
         try:
             scorer = self.scorer(model, path.version)
-            matrix = rows.matrix(scorer.description.feature_names)
+            matrix = self._matrix(model, path.version, rows, scorer.description.feature_names)
             for mirror in path.mirrors:
                 if answered is None:
                     answered = asyncio.get_running_loop().create_future()
@@ -179,6 +181,14 @@ class Inference:
                 answered.set_result(labels if outcome == OK else None)
             latency = (time.perf_counter() - started) * 1000
             self._metrics.record(model, path.version, path.role, outcome, latency)
+
+    def _matrix(self, model: str, version: int, rows: Rows, feature_names: list[str]) -> np.ndarray:
+        """The validated rows for a version; refused rows are counted by feature and issue first."""
+        try:
+            return rows.matrix(feature_names)
+        except (BadRequest, InvalidInput):
+            self._metrics.record_issues(model, version, rows.issues(feature_names))
+            raise
 
     def _mirror(self, model: str, version: int, matrix, answered: asyncio.Future) -> None:
         if self._shadows_in_flight >= self.config.shadow_max_in_flight:

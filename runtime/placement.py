@@ -65,7 +65,8 @@ async def inline(version: DeployedVersion, store: str, context: Context) -> Loca
         loaded = await asyncio.to_thread(load_version, store, version.model, version.version)
     except Exception as e:  # any failure to load keeps the old table serving; the reason is reported
         raise Unavailable(f"{version.model}:{version.version} cannot be loaded inline: {e}") from e
-    return LocalScorer(loaded, context.metrics, version.options.effective_batching)
+    options = version.options
+    return LocalScorer(loaded, context.metrics, options.effective_batching, options.input_drift)
 
 
 async def dedicated(version: DeployedVersion, store: str, context: Context) -> RemoteScorer:

@@ -3,14 +3,15 @@
 For versions that must be isolated (GPUs, heavy models, `placement: dedicated`). Loads its version
 from the store once (checksums verified), on the GPU when the replica was given one (or refuses to
 start), and scores through the same `LocalScorer` as inline versions; the gateway reaches it through
-a deployment handle. Batch size and wait change in place through `reconfigure()`.
+a deployment handle. Batch size and wait, and whether input drift is counted, change in place
+through `reconfigure()`.
 """
 
 import numpy as np
 import ray
 from ray import serve
 
-from runtime.desired import Batching
+from runtime.desired import Batching, ScorerSettings
 from runtime.metrics import ScorerMetrics
 from runtime.version import Description, LocalScorer, load_version
 
@@ -24,8 +25,9 @@ class Scorer:
         self.scorer = LocalScorer(loaded, ScorerMetrics(), Batching())
 
     def reconfigure(self, config: dict) -> None:
-        """Apply batching settings from `user_config` without restarting."""
-        self.scorer.configure(Batching.model_validate(config))
+        """Apply the settings of `user_config` (`ScorerSettings`) without restarting."""
+        settings = ScorerSettings.model_validate(config)
+        self.scorer.configure(settings.batching, settings.input_drift)
 
     def describe(self) -> Description:
         """What the gateway needs to validate requests for this version."""

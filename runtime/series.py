@@ -97,7 +97,8 @@ FEATURE_BIN_COUNT = 10
 """Quantile bins of a feature's training values: a feature served like its training data fills each
 of them equally (one tenth)."""
 FEATURE_BUCKET_NAMES = tuple(str(b) for b in range(FEATURE_BIN_COUNT))
-"""Values of BUCKET for FEATURE_ROWS: the bin's index, 0 (below the training decile 1) .. 9."""
+"""Values of BUCKET for FEATURE_ROWS: the bin's index, 0 (below the training decile 1) .. 9. A
+feature with tied deciles (constant, or mostly one value) has fewer bins: 0 .. its distinct deciles."""
 OUT_OF_RANGE, MISSING, NON_FINITE = "out_of_range", "missing", "non_finite"
 """Values of ISSUE: a value outside the training minimum..maximum (scored), a named feature the
 request left out, a NaN or infinite value (both refused)."""
@@ -117,5 +118,5 @@ REFUSED = Series(
 
 ANALYSED = (REQUESTS, LATENCY, ROWS, ANOMALIES, PERCENTILES, AGREEMENTS)
 """What the rollout analysis reads, so what a metric source selects."""
-EXPORTED = (*ANALYSED, BATCH_SIZE, SHADOW_DROPPED, REFUSED)
+EXPORTED = (*ANALYSED, BATCH_SIZE, SHADOW_DROPPED, REFUSED, FEATURE_ROWS, FEATURE_ISSUES)
 """Everything the runtime exports (dashboards read the rest)."""

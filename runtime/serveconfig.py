@@ -40,7 +40,7 @@ def _scorer_app(deployed: DeployedVersion, store: str) -> dict:
         **_replicas(options.num_replicas, options.autoscaling),
         "max_ongoing_requests": options.max_ongoing_requests,
         "max_queued_requests": options.max_queued_requests,
-        "user_config": options.effective_batching.model_dump(),
+        "user_config": options.settings.model_dump(),
         "ray_actor_options": {"num_cpus": options.num_cpus, "num_gpus": options.num_gpus},
         **_COMMON,
     }

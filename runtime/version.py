@@ -2,7 +2,9 @@
 
 The same `LocalScorer` runs inside the gateway (inline versions: one hop) and inside a version's
 own Scorer deployment (dedicated versions). It scores validated float64 rows, labels them, and
-records rows, anomalies and score percentiles per role; with batching on, small requests wait
+records rows, anomalies and score percentiles per role, and what its inputs look like (each
+feature's training-quantile bin per role, values out of the training range: `runtime.inputs`)
+unless input drift is switched off for the version; with batching on, small requests wait
 for batch-mates through Serve's `@serve.batch` (one queue per version).
 """
 
@@ -16,6 +18,7 @@ from models.labels import anomaly_labels
 from models.manifest import Manifest
 from models.store import ModelStore
 from runtime.desired import Batching
+from runtime.inputs import InputProfile
 from runtime.metrics import ScorerMetrics
 
 PLATFORMS = {"onnx": "onnxruntime_onnx"}
@@ -39,10 +42,12 @@ class Description:
 
 
 class LoadedVersion:
-    """One version in memory: its manifest and its scoring function."""
+    """One version in memory: its manifest, its scoring function and the profile its inputs are
+    counted against (None for versions published without feature bins)."""
 
     def __init__(self, manifest: Manifest, score, device: str):
         self.manifest, self.score, self.device = manifest, score, device
+        self.inputs = InputProfile.of(manifest)
         self.description = Description(
             manifest.model, manifest.version, manifest.n_features, list(manifest.feature_names),
             manifest.threshold, device, PLATFORMS.get(manifest.backend, manifest.backend),
@@ -64,38 +69,55 @@ def load_version(store: str, model: str, version: int, gpu_ids: list | tuple = (
 
 
 class LocalScorer:
-    """Scores a loaded version in this process, recording metrics; batches small requests when
-    batching is on."""
+    """Scores a loaded version in this process, recording metrics (input drift too when
+    `input_drift` is on and the version has feature bins); batches small requests when batching
+    is on."""
 
-    def __init__(self, loaded: LoadedVersion, metrics: ScorerMetrics, batching: Batching):
+    def __init__(self, loaded: LoadedVersion, metrics: ScorerMetrics, batching: Batching,
+                 input_drift: bool = True):  # fmt: skip
         self.loaded, self.metrics = loaded, metrics
         self.description = loaded.description
         self.batching = batching
+        self.inputs = loaded.inputs if input_drift else None
         self._batched = serve.batch(
             max_batch_size=batching.max_batch_size, batch_wait_timeout_s=batching.batch_wait_timeout_s
         )(self._score_batch)
 
-    def configure(self, batching: Batching) -> None:
-        """New batching settings, in place."""
+    def configure(self, batching: Batching, input_drift: bool = True) -> None:
+        """New batching settings and input drift switch, in place."""
         self.batching = batching
+        self.inputs = self.loaded.inputs if input_drift else None
         self._batched.set_max_batch_size(batching.max_batch_size)
         self._batched.set_batch_wait_timeout_s(batching.batch_wait_timeout_s)
 
     def scored(self, rows: np.ndarray, parts: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray]:
         """Score `rows`, made of consecutive parts of (role, row count), recording metrics per role."""
         loaded, described = self.loaded, self.description
-        self.metrics.record_batch(described.model, described.version, len(rows))
+        model, version = described.model, described.version
+        self.metrics.record_batch(model, version, len(rows))
         scores = loaded.score(rows)
         labels = anomaly_labels(scores, described.threshold)
         positions = percentiles(loaded.manifest.reference, scores)
         if len(parts) == 1:
-            self.metrics.record(described.model, described.version, parts[0][0], positions, labels)
+            self.metrics.record(model, version, parts[0][0], positions, labels)
+            self._count_inputs(rows, parts[0][0])
             return scores, labels
         role_of_row = np.repeat([role for role, _ in parts], [count for _, count in parts])
         for role in {role for role, _ in parts}:
             mine = role_of_row == role
-            self.metrics.record(described.model, described.version, role, positions[mine], labels[mine])
+            self.metrics.record(model, version, role, positions[mine], labels[mine])
+            self._count_inputs(rows[mine], role)
         return scores, labels
+
+    def _count_inputs(self, rows: np.ndarray, role: str) -> None:
+        """Record the rows of one role by feature bin, and the values out of the training range."""
+        inputs, described = self.inputs, self.description
+        if inputs is None:
+            return
+        bins, outside = inputs.count(rows)
+        self.metrics.record_features(described.model, described.version, role, inputs.bin_cells, bins)
+        if outside.any():
+            self.metrics.record_issues(described.model, described.version, inputs.issue_cells, outside)
 
     async def _score_batch(
         self, requests: list[tuple[np.ndarray, str]]

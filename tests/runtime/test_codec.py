@@ -238,3 +238,22 @@ def test_an_unforeseen_failure_reading_rows_is_logged_without_the_rows(caplog):
     [record] = caplog.records
     assert "RuntimeError at" in record.getMessage() and record.exc_info is None
     assert "4111" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("rows", "issues"),
+    [
+        pytest.param(Rows.from_features({"a": 1, "c": 3}), {("b", "missing"): 1}, id="named-missing"),
+        pytest.param(Rows.from_features({"a": 1, "b": 2, "c": 3}), {}, id="named-complete"),
+        pytest.param(_binary(_npy(np.array([[np.nan, 1, np.inf], [1, 2, np.nan]])), NPY),
+                     {("a", "non_finite"): 1, ("c", "non_finite"): 2}, id="npy-non-finite"),
+        pytest.param(_binary(_arrow(pa.table({"c": [1.0, float("nan")], "a": [None, 2.0]})), ARROW),
+                     {("a", "missing"): 1, ("b", "missing"): 2, ("c", "non_finite"): 1}, id="arrow-by-name"),
+        pytest.param(_binary(_arrow(pa.table({"0": [1.0], "1": [float("inf")], "2": [3]})), ARROW),
+                     {("b", "non_finite"): 1}, id="arrow-by-position"),
+        pytest.param(Rows.from_instances([[1.0, 2.0], [1.0]]), {}, id="ragged-blames-no-feature"),
+        pytest.param(Rows("table", object()), {}, id="unreadable-never-raises"),
+    ],
+)  # fmt: skip
+def test_issues_of_refused_rows_name_each_feature(rows, issues):
+    assert rows.issues(NAMES) == issues

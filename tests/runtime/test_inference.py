@@ -22,6 +22,7 @@ class ScorerDouble:
 
     def __init__(self, version: int, delay_s: float = 0.0):
         self.version, self.delay_s, self.calls, self.batching = version, delay_s, [], None
+        self.input_drift = True
         self.description = Description("fraud", version, 2, ["a", "b"], 0.5, "cpu")
 
     async def score(self, matrix, role):
@@ -30,8 +31,8 @@ class ScorerDouble:
         scores = matrix.sum(axis=1) + self.version
         return scores, (scores > 0.5).astype(np.int8)
 
-    def configure(self, batching):
-        self.batching = batching
+    def configure(self, batching, input_drift=True):
+        self.batching, self.input_drift = batching, input_drift
 
 
 class Placements:
@@ -57,6 +58,7 @@ class MetricsDouble:
 
     def __init__(self):
         self.records, self.dropped, self.agreement, self.refused = [], [], [], []
+        self.issues: list[tuple[str, int, dict]] = []
 
     def record(self, model, version, role, outcome, latency_ms):
         self.records.append((model, version, role, outcome))
@@ -69,6 +71,9 @@ class MetricsDouble:
 
     def record_refused(self, reason):
         self.refused.append(reason)
+
+    def record_issues(self, model, version, issues):
+        self.issues.append((model, version, issues))
 
 
 def config(traffic: ModelTraffic, options: dict[int, ScorerOptions] | None = None, **limits) -> GatewayConfig:
@@ -288,3 +293,33 @@ def test_an_unexpected_failure_reading_rows_is_the_requests_not_the_versions():
     with pytest.raises(BadRequest, match="the rows could not be read: KeyError"):
         asyncio.run(inference.predict("fraud", Rows("table", Unreadable())))
     assert metrics.records == [("fraud", 1, "stable", "client_error")]
+
+
+@pytest.mark.parametrize(
+    ("rows", "issues"),
+    [
+        pytest.param(Rows("matrix", np.array([[np.nan, 1.0], [np.inf, -np.inf]])),
+                     {("a", "non_finite"): 2, ("b", "non_finite"): 1}, id="npy-non-finite"),
+        pytest.param(Rows.from_features({"b": 1.0}), {("a", "missing"): 1}, id="named-missing"),
+        pytest.param(Rows.from_instances([[1.0]]), {}, id="wrong-width-blames-no-feature"),
+    ],
+)  # fmt: skip
+def test_refused_rows_are_counted_by_feature_and_issue_then_refused_as_before(rows, issues):
+    inference, metrics, _ = gateway({1: ScorerDouble(1)}, ModelTraffic(weights={1: 100}))
+    with pytest.raises((BadRequest, InvalidInput)) as refused:
+        asyncio.run(inference.predict("fraud", rows))
+    with pytest.raises(type(refused.value)) as again:
+        rows.matrix(["a", "b"])
+    assert str(refused.value) == str(again.value)  # the same 400 as without counting
+    assert metrics.issues == [("fraud", 1, issues)]
+    assert metrics.records == [("fraud", 1, "stable", "client_error")]
+
+
+def test_scored_rows_count_no_issues_and_input_drift_switches_in_place():
+    scorers = {1: ScorerDouble(1)}
+    inference, metrics, _ = gateway(scorers, ModelTraffic(weights={1: 100}))
+    asyncio.run(inference.predict("fraud", Rows.from_features([1.0, 2.0])))
+    assert metrics.issues == []
+    off = {1: ScorerOptions(input_drift=False)}
+    asyncio.run(inference.configure(config(ModelTraffic(weights={1: 100}), off)))
+    assert scorers[1].input_drift is False

@@ -1,6 +1,7 @@
 """The metric contract: what the runtime registers and records is what `runtime.series` says, and
 the contract is cheap for the controller to import."""
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 from ray.util.metrics import Counter, Metric
 
+from models.drift import FEATURE_BINS
 from runtime import series
-from runtime.metrics import GatewayMetrics, ScorerMetrics
+from runtime.metrics import GatewayMetrics, ScorerMetrics, Tally
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +25,9 @@ class RecordingTally:
 
     def add(self, counter, value, keys, values) -> None:
         self.added.append((counter.info["name"], keys, values))
+
+    def add_block(self, counter, keys, prefix, cells, counts) -> None:
+        self.added += [(counter.info["name"], keys, (*prefix, *cell)) for cell in cells]
 
 
 def registered(*recorders) -> dict[str, dict]:
@@ -55,6 +60,10 @@ def test_recorded_labels_and_values_are_the_contracts():
         gateway.record("fraud", 2, "canary", outcome, 1.0)
     gateway.record_agreement("fraud", 3, agree=4, disagree=1)
     gateway.record_dropped("fraud", 3)
+    cells = tuple(("amount", bucket) for bucket in series.FEATURE_BUCKET_NAMES)
+    scorer.record_features("fraud", 2, "canary", cells, np.ones(len(cells)))
+    scorer.record_issues("fraud", 2, (("amount", series.OUT_OF_RANGE),), np.array([3]))
+    gateway.record_issues("fraud", 2, {("amount", series.MISSING): 1, ("hour", series.NON_FINITE): 2})
 
     by_name, values = {s.name: s for s in series.EXPORTED}, {}
     for name, keys, recorded in tally.added:
@@ -66,6 +75,43 @@ def test_recorded_labels_and_values_are_the_contracts():
     assert values[(series.AGREEMENTS.name, series.AGREEMENT)] == {series.AGREE, series.DISAGREE}
     assert values[(series.PERCENTILES.name, series.BUCKET)] == {"0.05", "0.50", "1.00"}
     assert values[(series.PERCENTILES.name, series.BUCKET)] <= set(series.BUCKET_NAMES)
+    assert values[(series.FEATURE_ROWS.name, series.BUCKET)] == set(series.FEATURE_BUCKET_NAMES)
+    assert values[(series.FEATURE_ISSUES.name, series.ISSUE)] == {
+        series.OUT_OF_RANGE,
+        series.MISSING,
+        series.NON_FINITE,
+    }
+
+
+class CounterDouble:
+    def __init__(self):
+        self.increments: list[tuple[float, dict]] = []
+
+    def inc(self, value, tags) -> None:
+        self.increments.append((value, tags))
+
+
+def test_blocks_of_counts_are_summed_and_flushed_one_increment_per_non_zero_cell():
+    tally, counter = Tally(), CounterDouble()
+    keys, cells = ("model", "feature", "bucket"), (("a", "0"), ("a", "1"), ("b", "0"))
+    tally.add_block(counter, keys, ("fraud",), cells, np.array([1, 0, 2]))  # no event loop: flushed
+    assert counter.increments == [
+        (1.0, {"model": "fraud", "feature": "a", "bucket": "0"}),
+        (2.0, {"model": "fraud", "feature": "b", "bucket": "0"}),
+    ]
+
+    async def two_batches():
+        tally.add_block(counter, keys, ("fraud",), cells, np.array([1, 0, 2]))
+        tally.add_block(counter, keys, ("fraud",), cells, np.array([0, 4, 1]))
+        tally.flush()
+
+    counter.increments.clear()
+    asyncio.run(two_batches())
+    assert [value for value, _ in counter.increments] == [1.0, 4.0, 3.0]
+
+
+def test_the_exported_bins_are_the_ones_training_records():
+    assert series.FEATURE_BIN_COUNT == FEATURE_BINS
 
 
 @pytest.mark.parametrize(

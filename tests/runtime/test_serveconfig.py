@@ -14,6 +14,7 @@ from runtime.desired import (
     GatewayLimits,
     GatewayOptions,
     ScorerOptions,
+    ScorerSettings,
     gateway_config,
 )
 from runtime.serveconfig import render, validate
@@ -93,13 +94,25 @@ def test_dedicated_options_pass_through():
     scorer = apps(validate(render(desired(**options))))["fraud--v2"]["deployments"][0]
     assert scorer["autoscaling_config"]["max_replicas"] == 3 and "num_replicas" not in scorer
     assert scorer["ray_actor_options"] == {"num_cpus": 1.0, "num_gpus": 0.25}
-    assert scorer["user_config"] == {"max_batch_size": 128, "batch_wait_timeout_s": 0.002}
+    assert scorer["user_config"] == {
+        "batching": {"max_batch_size": 128, "batch_wait_timeout_s": 0.002},
+        "input_drift": True,
+    }
     assert scorer["max_ongoing_requests"] == 512
+
+
+def test_a_dedicated_version_counts_input_drift_unless_switched_off():
+    counting = apps(validate(render(desired(**DEDICATED))))["fraud--v2"]["deployments"][0]
+    assert ScorerSettings.model_validate(counting["user_config"]).input_drift is True
+    off = apps(validate(render(desired(**DEDICATED, input_drift=False))))["fraud--v2"]["deployments"][0]
+    assert ScorerSettings.model_validate(off["user_config"]) == ScorerSettings(
+        batching=Batching(max_batch_size=1, batch_wait_timeout_s=0.0), input_drift=False
+    )
 
 
 def test_gpu_versions_are_dedicated_and_batch_by_default():
     scorer = apps(validate(render(desired(num_gpus=1.0))))["fraud--v2"]["deployments"][0]
-    assert scorer["user_config"] == {"max_batch_size": 64, "batch_wait_timeout_s": 0.005}
+    assert ScorerSettings.model_validate(scorer["user_config"]).batching == Batching()
     assert ScorerOptions().effective_batching.enabled is False  # on the CPU it does not pay
 
 

@@ -13,7 +13,7 @@ from models.store import ModelStore
 from models.training import TrainRequest, train
 from runtime.desired import NO_BATCHING, DeployedVersion, DesiredState, ScorerOptions
 from runtime.serving import check_gpus
-from runtime.version import LocalScorer, load_version
+from runtime.version import LoadedVersion, LocalScorer, load_version
 from tests.tables import write_features
 
 
@@ -32,7 +32,7 @@ class MetricsDouble:
     """Records what a scoring replica would export."""
 
     def __init__(self):
-        self.rows, self.batches = [], []
+        self.rows, self.batches, self.features, self.issues = [], [], {}, {}
 
     def record(self, model, version, role, percentiles, labels):
         assert len(percentiles) == len(labels) and ((percentiles >= 0) & (percentiles <= 1)).all()
@@ -40,6 +40,17 @@ class MetricsDouble:
 
     def record_batch(self, model, version, size):
         self.batches.append(size)
+
+    def record_features(self, model, version, role, cells, counts):
+        assert len(cells) == len(counts)
+        for cell, count in zip(cells, counts, strict=True):
+            key = (model, version, role, *cell)
+            self.features[key] = self.features.get(key, 0) + int(count)
+
+    def record_issues(self, model, version, cells, counts):
+        for cell, count in zip(cells, counts, strict=True):
+            key = (model, version, *cell)
+            self.issues[key] = self.issues.get(key, 0) + int(count)
 
 
 def test_without_gpus_the_cpu_scorer_loads(store):
@@ -91,3 +102,48 @@ def test_unbatched_scoring_matches_the_model_and_records_each_request(store):
     np.testing.assert_array_equal(np.concatenate([s for s, _ in answers]), model.decision_function(X))
     assert [labels[0] for _, labels in answers] == list(model.predict(X))
     assert metrics.batches == [1] * 5 and metrics.rows == [("m", 1, "canary", 1)] * 5
+
+
+def expected_bins(manifest, rows, feature: int) -> list[int]:
+    edges = manifest.feature_bins[feature]
+    index = np.searchsorted(edges, rows[:, feature], side="right")
+    return np.bincount(index, minlength=len(edges) + 1).tolist()
+
+
+def test_each_roles_rows_are_counted_in_the_training_bins_of_every_feature(store):
+    loaded = load_version(store.uri, "m", 1)
+    metrics = MetricsDouble()
+    scorer = LocalScorer(loaded, metrics, NO_BATCHING)
+    X = np.random.default_rng(2).normal(size=(300, 3))
+    scorer.scored(X, [("stable", 200), ("canary", 60), ("stable", 40)])
+    stable, canary = np.r_[X[:200], X[260:]], X[200:260]
+    for role, rows in (("stable", stable), ("canary", canary)):
+        for j, name in enumerate(["f0", "f1", "f2"]):
+            counted = [metrics.features[("m", 1, role, name, str(b))] for b in range(10)]
+            assert counted == expected_bins(loaded.manifest, rows, j)
+    assert sum(v for k, v in metrics.features.items() if k[2] == "canary") == 60 * 3
+
+
+def test_values_outside_the_training_range_are_counted_per_feature(store):
+    loaded = load_version(store.uri, "m", 1)
+    metrics = MetricsDouble()
+    training = loaded.manifest.training
+    rows = np.array([[training.feature_max[0] + 1, 0.0, 0.0], [0.0, training.feature_min[1] - 1, 0.0]])
+    LocalScorer(loaded, metrics, NO_BATCHING).scored(rows, [("stable", 2)])
+    assert metrics.issues == {("m", 1, "f0", "out_of_range"): 1, ("m", 1, "f1", "out_of_range"): 1,
+                              ("m", 1, "f2", "out_of_range"): 0}  # fmt: skip
+
+
+def test_nothing_is_counted_for_a_version_without_bins_or_with_input_drift_off(store):
+    loaded = load_version(store.uri, "m", 1)
+    old = LoadedVersion(loaded.manifest.model_copy(update={"feature_bins": None}), loaded.score, "cpu")
+    rows = np.full((4, 3), 1e6)
+    for scorer in (LocalScorer(old, MetricsDouble(), NO_BATCHING),
+                   LocalScorer(loaded, MetricsDouble(), NO_BATCHING, input_drift=False)):  # fmt: skip
+        scorer.scored(rows, [("stable", 4)])
+        assert scorer.metrics.features == {} and scorer.metrics.issues == {}
+        assert scorer.metrics.rows == [("m", 1, "stable", 4)]
+    switched = LocalScorer(loaded, MetricsDouble(), NO_BATCHING, input_drift=False)
+    switched.configure(NO_BATCHING, input_drift=True)
+    switched.scored(rows, [("stable", 4)])
+    assert switched.metrics.features[("m", 1, "stable", "f0", "9")] == 4
