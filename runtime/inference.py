@@ -106,7 +106,9 @@ class Inference:
             raise
 
     def traffic(self, model: str) -> ModelTraffic:
-        """The model's traffic, or UnknownModel listing the served models."""
+        """The model's traffic, or UnknownModel listing the served models (the model is noted as
+        the current request's, for its logs)."""
+        request_ids.note(model=model)
         models = self.config.traffic.models
         if model not in models:
             served = ", ".join(sorted(models)) or "none"
@@ -160,7 +162,6 @@ class Inference:
                       chosen: Route | None = None, who: Principal | None = None) -> Answer:  # fmt: skip
         """Score `rows` for `who` with the routed version; mirror them to shadows without waiting."""
         started = time.perf_counter()
-        request_ids.note(model=model)
         with span("route", model=model, rows=len(rows)) as routing:
             path = chosen or self.route(model, pinned, sticky, who)
             annotate(routing, version=path.version, role=path.role)

@@ -7,33 +7,41 @@ that costs one check.
 """
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 from opentelemetry import trace
-from opentelemetry.trace import ProxyTracerProvider, Span
+from opentelemetry.trace import ProxyTracerProvider, Span, Tracer, TracerProvider
 
 from runtime import request_ids
 
-TRACER = trace.get_tracer("raynomaly.gateway")
-"""Resolves to the provider Serve sets in the process when tracing is on."""
+SCOPE = "raynomaly.gateway"
 
 
-def tracing_on() -> bool:
-    """Whether a tracer provider is set in this process (Serve sets one when tracing is on)."""
-    return not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
+def tracer() -> Tracer | None:
+    """The gateway's tracer from the provider set in this process (Serve sets one when tracing is
+    on), or None when none is set."""
+    provider = trace.get_tracer_provider()
+    return None if isinstance(provider, ProxyTracerProvider) else _tracer_of(provider)
+
+
+@functools.lru_cache(maxsize=4)
+def _tracer_of(provider: TracerProvider) -> Tracer:
+    return provider.get_tracer(SCOPE)
 
 
 @contextlib.contextmanager
 def span(name: str, **attributes) -> Iterator[Span | None]:
     """A child of the current span while the block runs, with `attributes` (None values left out)
     and the request's id; None when tracing is off. An exception is recorded on it and re-raised."""
-    if not tracing_on():
+    traced = tracer()
+    if traced is None:
         yield None
         return
     facts = request_ids.current()
     if facts is not None:
         attributes["request_id"] = facts.id
-    with TRACER.start_as_current_span(name, attributes=_present(attributes)) as current:
+    with traced.start_as_current_span(name, attributes=_present(attributes)) as current:
         yield current
 
 
