@@ -38,7 +38,13 @@ from runtime.transport import answered, caller, pin_and_sticky
 
 logger = logging.getLogger("raynomaly.gateway")
 
-api = FastAPI(title="raynomaly", description="Anomaly scores from the served model versions.")
+# Serve traces each replica call; FastAPI's own request span would start a trace of its own (from
+# the request's headers alone) around the gateway's spans, sampled apart from Serve's
+api = FastAPI(
+    title="raynomaly",
+    description="Anomaly scores from the served model versions.",
+    telemetry={"tracing": False},
+)
 api.include_router(open_inference)
 api.add_middleware(RequestIds)
 declare_bearer(api)

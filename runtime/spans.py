@@ -2,8 +2,11 @@
 body read and decoded), `route` (the traffic table's choice), `score` (the chosen version) and
 `shadow` (a mirrored copy, after the answer), with the model, version, role, rows and request id.
 
-With tracing off (no tracer provider set in the process, as Serve leaves it) a span is a no-op
-that costs one check.
+Only children: a gateway span is made under a sampled span (Serve sampled the request; a shadow
+copy's span follows the answer, under the call's span that has ended by then).
+Serve opens no span for a request it did not sample, and a span made then would start a trace of its
+own, sampled apart from Serve's. So with tracing off, or for a request not sampled, a span costs a
+check or two and nothing is made.
 """
 
 import contextlib
@@ -33,9 +36,10 @@ def _tracer_of(provider: TracerProvider) -> Tracer:
 @contextlib.contextmanager
 def span(name: str, **attributes) -> Iterator[Span | None]:
     """A child of the current span while the block runs, with `attributes` (None values left out)
-    and the request's id; None when tracing is off. An exception is recorded on it and re-raised."""
+    and the request's id; None when tracing is off or the current span is not sampled. An
+    exception is recorded on it and re-raised."""
     traced = tracer()
-    if traced is None:
+    if traced is None or not _sampled(trace.get_current_span()):
         yield None
         return
     facts = request_ids.current()
@@ -49,6 +53,11 @@ def annotate(current: Span | None, **attributes) -> None:
     """Add attributes learnt inside a span's block (nothing when tracing is off)."""
     if current is not None and current.is_recording():
         current.set_attributes(_present(attributes))
+
+
+def _sampled(current: Span) -> bool:
+    context = current.get_span_context()
+    return context.is_valid and context.trace_flags.sampled
 
 
 def _present(attributes: dict) -> dict:

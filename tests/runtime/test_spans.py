@@ -41,7 +41,7 @@ def test_route_and_score_are_children_of_the_calls_span(exported):
     inference, _ = serving()
 
     async def call():
-        with spans.tracer().start_as_current_span("replica_handle_request") as parent:
+        with trace.get_tracer("ray.serve").start_as_current_span("replica_handle_request") as parent:
             await inference.predict("fraud", Rows.from_features([1.0, 2.0]))
         return parent
 
@@ -55,27 +55,60 @@ def test_route_and_score_are_children_of_the_calls_span(exported):
     assert dict(found["score"].attributes) == {"model": "fraud", "version": 1, "role": "stable", "rows": 1}
 
 
+def as_a_replica(app):
+    """`app` under a span for each request, as Serve's replica opens one for a sampled request."""
+
+    async def traced(scope, receive, send):
+        with trace.get_tracer("ray.serve").start_as_current_span("replica_handle_request"):
+            await app(scope, receive, send)
+
+    return traced
+
+
 def test_an_http_request_has_parse_route_and_score_spans_naming_its_id(exported):
-    with served(Replica(serving()[0])) as app, TestClient(app) as client:
+    with served(Replica(serving()[0])) as app:
+        client = TestClient(as_a_replica(app))
         answer = client.post(
             "/api/v1/predict/batch",
             json={"model": "fraud", "instances": [[1, 2]] * 3},
             headers={"x-request-id": "r-9"},
         )
     assert answer.status_code == 200
-    finished = exported.get_finished_spans()  # FastAPI's own spans too: the gateway's are its scope's
+    finished = exported.get_finished_spans()
+    assert {s.instrumentation_scope.name for s in finished} == {spans.SCOPE, "ray.serve"}  # none of FastAPI's
     found = {s.name: s for s in finished if s.instrumentation_scope.name == spans.SCOPE}
     assert set(found) == {"parse", "route", "score"}
     assert {s.attributes["request_id"] for s in found.values()} == {"r-9"}
     assert found["parse"].attributes["rows"] == 3 and found["parse"].attributes["model"] == "fraud"
-    assert len({s.context.trace_id for s in found.values()}) == 1
+    [replica] = [s for s in finished if s.name == "replica_handle_request"]
+    assert {s.context.trace_id for s in found.values()} == {replica.context.trace_id}
+
+
+def test_no_span_without_a_recording_parent(exported):
+    """A request Serve did not sample has no span around it: the gateway starts no trace of its own."""
+    inference, _ = serving()
+
+    async def call(parent):
+        if parent is None:
+            return await inference.predict("fraud", Rows.from_features([1.0, 2.0]))
+        with trace.use_span(parent):
+            return await inference.predict("fraud", Rows.from_features([1.0, 2.0]))
+
+    asyncio.run(call(None))
+    asyncio.run(call(trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT)))
+    assert exported.get_finished_spans() == ()
+
+
+async def under_a_span(call):
+    with trace.get_tracer("ray.serve").start_as_current_span("replica_handle_request"):
+        return await call
 
 
 def test_a_refused_route_is_recorded_as_an_error_on_its_span(exported):
     inference, _ = serving()
     with pytest.raises(Exception, match="not served"):
-        asyncio.run(inference.predict("nope", Rows.from_features([1.0, 2.0])))
-    [route] = exported.get_finished_spans()
+        asyncio.run(under_a_span(inference.predict("nope", Rows.from_features([1.0, 2.0]))))
+    [route, _] = exported.get_finished_spans()
     assert route.name == "route" and not route.status.is_ok
     assert route.events[0].name == "exception"
 
@@ -86,7 +119,7 @@ def test_a_shadow_copy_has_its_own_span_after_the_answer(exported):
     )
 
     async def call():
-        await inference.predict("fraud", Rows.from_features([1.0, 2.0]))
+        await under_a_span(inference.predict("fraud", Rows.from_features([1.0, 2.0])))
         await asyncio.gather(*inference._background)
 
     asyncio.run(call())
