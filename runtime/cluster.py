@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 
 from models.private import ensure_secret, private_folder
-from runtime import processes
+from runtime import processes, tracing
 from runtime.settings import RuntimeSettings
 
 
@@ -67,6 +67,7 @@ def environment(settings: RuntimeSettings) -> dict[str, str]:
         "OPENBLAS_NUM_THREADS": "1",
     }
     env |= {"RAY_SERVE_ENABLE_HA_PROXY": "0", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "0"}
+    env |= tracing.environment(settings.tracing)
     if settings.ingress == "haproxy":
         env |= {
             "RAY_SERVE_ENABLE_HA_PROXY": "1",

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from ray import serve
 from ray.serve.exceptions import BackPressureError
 
+from runtime import logs
 from runtime.autoscaling import CPU_SHARE, CpuShare
 from runtime.bodies import read_body
 from runtime.codec import ARROW, JSON, NPY, Answer, Rows, model_of, parse_json
@@ -30,13 +31,22 @@ from runtime.oip.servicer import OpenInferenceGrpc
 from runtime.openapi import ANSWERS, BATCH_ANSWERS, PIN_HEADER, PREDICT, PREDICT_BATCH, READY, declare_bearer
 from runtime.placement import Unavailable
 from runtime.probes import Health, readiness
+from runtime.request_scope import RequestIds, grpc_call
 from runtime.rpc import raynomaly_pb2 as pb
+from runtime.spans import annotate, span
 from runtime.transport import answered, caller, pin_and_sticky
 
 logger = logging.getLogger("raynomaly.gateway")
 
-api = FastAPI(title="raynomaly", description="Anomaly scores from the served model versions.")
+# Serve traces each replica call; FastAPI's own request span would start a trace of its own (from
+# the request's headers alone) around the gateway's spans, sampled apart from Serve's
+api = FastAPI(
+    title="raynomaly",
+    description="Anomaly scores from the served model versions.",
+    telemetry={"tracing": False},
+)
 api.include_router(open_inference)
+api.add_middleware(RequestIds)
 declare_bearer(api)
 
 
@@ -87,9 +97,10 @@ async def stream_messages(websocket: WebSocket, inference: Inference, model: str
             answer = await inference.predict(model, rows, chosen=chosen)
             await websocket.send_text(answer.as_json().decode())
         except ANSWERED as e:
+            logs.failed_answer(http_status(e), e, path=websocket.url.path)
             await websocket.send_json({"error": str(e), "status": http_status(e)})
         except Exception as e:  # one message failed, not the stream: answered, logged, and on it goes
-            logger.error("a streaming message failed: %s", unquoted(e))
+            logger.error("a streaming message failed: %s", unquoted(e), extra={"status": http_status(e)})
             await websocket.send_json(
                 {"error": f"internal error: {type(e).__name__}: {e}", "status": http_status(e)}
             )
@@ -118,6 +129,13 @@ async def stream_chunks(inference: Inference, request: pb.PredictBatchRequest, p
                         sticky: str | None, grpc_context) -> AsyncIterator[pb.PredictResponse]:  # fmt: skip
     """PredictStream: the request's rows answered in chunks of `chunk_rows`, in order, all by one
     version; a client's mistake (its credentials too) ends the stream with its status code."""
+    with grpc_call(grpc_context):
+        async for response in _chunks(inference, request, pinned, sticky, grpc_context):
+            yield response
+
+
+async def _chunks(inference: Inference, request: pb.PredictBatchRequest, pinned: str | None,
+                  sticky: str | None, grpc_context) -> AsyncIterator[pb.PredictResponse]:  # fmt: skip
     try:
         who = caller(inference, grpc_context)
         chosen = inference.route(request.model, pinned, sticky, who)
@@ -127,6 +145,7 @@ async def stream_chunks(inference: Inference, request: pb.PredictBatchRequest, p
             rows = Rows("matrix", matrix[offset : offset + chunk])
             yield _response(await inference.predict(request.model, rows, chosen=chosen), offset)
     except ANSWERED as e:
+        logs.failed_answer(http_status(e), e, method="PredictStream")
         grpc_context.set_code(grpc_code(e))
         grpc_context.set_details(str(e))
 
@@ -137,6 +156,7 @@ class Gateway(OpenInferenceHttp, OpenInferenceGrpc, Health):
     """Routes every request of every model to a version by weight, pin or sticky key."""
 
     def __init__(self):
+        logs.configure()
         self.metrics = ScorerMetrics()  # inline versions record here, as a dedicated Scorer would
         self.inference = Inference(self, GatewayMetrics())
         self.problem: str | None = None
@@ -178,9 +198,11 @@ class Gateway(OpenInferenceHttp, OpenInferenceGrpc, Health):
     async def predict(self, request: Request) -> JSONResponse:
         """One sample: {"model": NAME, "features": [..] or {name: value}}."""
         who = self.inference.admit(request.headers.get("authorization"))
-        document = parse_json(await self._body(request))
-        model = model_of(document)
-        rows = Rows.from_features(document.get("features"))
+        with span("parse") as parsing:
+            document = parse_json(await self._body(request))
+            model = model_of(document)
+            rows = Rows.from_features(document.get("features"))
+            annotate(parsing, model=model, rows=len(rows))
         answer = await self.inference.predict(
             model, rows, request.headers.get(PIN_HEADER), self._sticky(model, request.headers), who=who
         )
@@ -190,25 +212,28 @@ class Gateway(OpenInferenceHttp, OpenInferenceGrpc, Health):
     async def predict_batch(self, request: Request) -> Response:
         """Many samples: JSON {"model", "instances"}, or an Arrow IPC / .npy body with ?model=NAME."""
         who = self.inference.admit(request.headers.get("authorization"))
-        body = await self._body(request)
-        content_type = request.headers.get("content-type", JSON).split(";")[0].strip()
-        if content_type not in (ARROW, NPY):  # JSON, also from clients that do not say so
-            document = parse_json(body)
-            model, rows = model_of(document), Rows.from_instances(document.get("instances"))
-        else:
-            model = request.query_params.get("model")
-            if not model:
-                raise BadRequest(
-                    "binary batches name their model in the query: /api/v1/predict/batch?model=NAME"
-                )
-            config = self.inference.config
-            rows = Rows.from_binary(body, content_type, config.max_rows, config.max_body_bytes)
+        with span("parse") as parsing:
+            model, rows = await self._batch(request)
+            annotate(parsing, model=model, rows=len(rows))
         answer = await self.inference.predict(
             model, rows, request.headers.get(PIN_HEADER), self._sticky(model, request.headers), who=who
         )
         if ARROW in request.headers.get("accept", ""):
             return Response(answer.as_arrow(), media_type=ARROW)
         return _json(answer)
+
+    async def _batch(self, request: Request) -> tuple[str, Rows]:
+        """The model and rows of a batch: JSON, or an Arrow IPC / .npy body naming its model in the query."""
+        body = await self._body(request)
+        content_type = request.headers.get("content-type", JSON).split(";")[0].strip()
+        if content_type not in (ARROW, NPY):  # JSON, also from clients that do not say so
+            document = parse_json(body)
+            return model_of(document), Rows.from_instances(document.get("instances"))
+        model = request.query_params.get("model")
+        if not model:
+            raise BadRequest("binary batches name their model in the query: /api/v1/predict/batch?model=NAME")
+        config = self.inference.config
+        return model, Rows.from_binary(body, content_type, config.max_rows, config.max_body_bytes)
 
     @api.websocket("/api/v1/predict/streaming")
     async def streaming(self, websocket: WebSocket) -> None:
@@ -221,6 +246,7 @@ class Gateway(OpenInferenceHttp, OpenInferenceGrpc, Health):
                 model, websocket.headers.get(PIN_HEADER), self._sticky(model, websocket.headers), who
             )
         except ANSWERED as e:
+            logs.failed_answer(http_status(e), e, path=websocket.url.path)
             await websocket.send_json({"error": str(e), "status": http_status(e)})
             await websocket.close(code=1008)
             return
@@ -257,10 +283,11 @@ class Gateway(OpenInferenceHttp, OpenInferenceGrpc, Health):
             who = caller(self.inference, grpc_context)
             pinned, sticky = pin_and_sticky(self.inference, grpc_context, request.model)
             self.inference.check_body(request.ByteSize())
-            rows = Rows.from_features(list(request.features))
+            with span("parse", model=request.model, rows=1):
+                rows = Rows.from_features(list(request.features))
             return _response(await self.inference.predict(request.model, rows, pinned, sticky, who=who))
 
-        return await answered(call, grpc_context, pb.PredictResponse())
+        return await answered(call, grpc_context, pb.PredictResponse(), "Predict")
 
     async def PredictBatch(self, request: pb.PredictBatchRequest, grpc_context) -> pb.PredictResponse:  # noqa: N802
         """gRPC: many samples, row-major."""
@@ -268,10 +295,12 @@ class Gateway(OpenInferenceHttp, OpenInferenceGrpc, Health):
         async def call():
             who = caller(self.inference, grpc_context)
             pinned, sticky = pin_and_sticky(self.inference, grpc_context, request.model)
-            rows = Rows("matrix", batch_rows(self.inference, request))
+            with span("parse", model=request.model) as parsing:
+                rows = Rows("matrix", batch_rows(self.inference, request))
+                annotate(parsing, rows=len(rows))
             return _response(await self.inference.predict(request.model, rows, pinned, sticky, who=who))
 
-        return await answered(call, grpc_context, pb.PredictResponse())
+        return await answered(call, grpc_context, pb.PredictResponse(), "PredictBatch")
 
     async def PredictStream(self, request: pb.PredictBatchRequest, grpc_context):  # noqa: N802
         """gRPC: many samples answered in chunks, in order, all by the same version."""

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from models.errors import InvalidInput
+from runtime import request_ids
 from runtime.access import Gatekeeper
 from runtime.codec import Answer, Rows
 from runtime.desired import GatewayConfig
@@ -30,6 +31,7 @@ from runtime.errors import (
 from runtime.metrics import GatewayMetrics
 from runtime.placement import PLACEMENTS, Context, Place, Unavailable, VersionScorer
 from runtime.series import CLIENT_ERROR, FORBIDDEN, OK, RATE_LIMITED, SERVER_ERROR, UNAUTHENTICATED
+from runtime.spans import annotate, span
 from runtime.tokens import Forbidden, Principal, Unauthorized
 from runtime.traffic import SHADOW, ModelTraffic, Route, route
 from runtime.version import Description
@@ -106,7 +108,9 @@ class Inference:
             raise
 
     def traffic(self, model: str) -> ModelTraffic:
-        """The model's traffic, or UnknownModel listing the served models."""
+        """The model's traffic, or UnknownModel listing the served models (the model is noted as
+        the current request's, for its logs)."""
+        request_ids.note(model=model)
         models = self.config.traffic.models
         if model not in models:
             served = ", ".join(sorted(models)) or "none"
@@ -160,7 +164,10 @@ class Inference:
                       chosen: Route | None = None, who: Principal | None = None) -> Answer:  # fmt: skip
         """Score `rows` for `who` with the routed version; mirror them to shadows without waiting."""
         started = time.perf_counter()
-        path = chosen or self.route(model, pinned, sticky, who)
+        with span("route", model=model, rows=len(rows)) as routing:
+            path = chosen or self.route(model, pinned, sticky, who)
+            annotate(routing, version=path.version, role=path.role)
+        request_ids.note(version=path.version)
         self.check_rows(len(rows))
         outcome, answered, labels = SERVER_ERROR, None, None
         try:
@@ -170,7 +177,8 @@ class Inference:
                 if answered is None:
                     answered = asyncio.get_running_loop().create_future()
                 self._mirror(model, mirror, matrix, answered)
-            scores, labels = await scorer.score(matrix, path.role)
+            with span("score", model=model, version=path.version, role=path.role, rows=len(matrix)):
+                scores, labels = await scorer.score(matrix, path.role)
             outcome = OK
             return Answer(model, path.version, scorer.description.threshold, scores, labels)
         except Exception as e:
@@ -212,11 +220,15 @@ class Inference:
                 raise InvalidInput(
                     f"shadow {model}:{version} expects {scorer.description.n_features} features"
                 )
-            _, labels = await scorer.score(matrix, SHADOW)
+            with span("shadow", model=model, version=version, role=SHADOW, rows=len(matrix)):
+                _, labels = await scorer.score(matrix, SHADOW)
         except Exception as e:  # a shadow never changes the caller's answer; it is counted and logged
             outcome = CLIENT_ERROR if 400 <= http_status(e) < 500 else SERVER_ERROR
             said = e if isinstance(e, ServingError | InvalidInput) else unquoted(e)  # ours quote no rows
-            logger.warning("shadow copy to %s:%s failed: %s", model, version, said)
+            logger.warning(
+                "shadow copy to %s:%s failed: %s", model, version, said,
+                extra={"version": version, "role": SHADOW, "status": http_status(e)},
+            )  # fmt: skip
         finally:
             self._shadows_in_flight -= 1
             self._metrics.record(model, version, SHADOW, outcome, (time.perf_counter() - started) * 1000)

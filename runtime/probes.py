@@ -8,6 +8,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 from ray import serve
 
+from runtime import request_ids
 from runtime.errors import ANSWERED
 from runtime.inference import Inference
 
@@ -53,6 +54,7 @@ class Health:
 
     async def Check(self, request: health_pb2.HealthCheckRequest, grpc_context):  # noqa: N802
         """The service's status now."""
+        request_ids.for_grpc(grpc_context)
         status = self._status(request.service)
         if status is None:
             grpc_context.set_code(grpc.StatusCode.NOT_FOUND)
@@ -62,6 +64,7 @@ class Health:
 
     async def Watch(self, request: health_pb2.HealthCheckRequest, grpc_context):  # noqa: N802
         """The service's status now, then each change, until the caller hangs up."""
+        request_ids.for_grpc(grpc_context)
         last = None
         while True:
             status = self._status(request.service)

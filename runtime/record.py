@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.conflict import Conflict
 from runtime.desired import DesiredState
-from runtime.settings import RuntimeSettings
+from runtime.settings import RuntimeSettings, TracingSettings
 
 LOCK_TIMEOUT_S = 30.0
 """How long a writer waits for another one's read-check-write (a few milliseconds of file I/O)."""
@@ -40,6 +40,15 @@ class RuntimeRecord(BaseModel):
     ingress: str
     gcs_port: int | None = None
     """Its Ray GCS port, which `down` stops by (None in records written before it was kept)."""
+    tracing_sample: float = 0.0
+    """The share of requests Serve traces (0: off), as `up --tracing-sample` set it."""
+    otlp_endpoint: str | None = None
+    """The OTLP/HTTP collector of the spans (None: Serve's span files)."""
+
+    @property
+    def tracing(self) -> TracingSettings:
+        """The tracing this runtime was started with."""
+        return TracingSettings(sample=self.tracing_sample, otlp_endpoint=self.otlp_endpoint)
 
 
 class ServedRecord(BaseModel):
@@ -70,6 +79,14 @@ def read_runtime(settings: RuntimeSettings) -> RuntimeRecord | None:
     if not settings.state_path.exists():
         return None
     return RuntimeRecord.model_validate_json(settings.state_path.read_text())
+
+
+def tracing_for_up(asked: TracingSettings | None, recorded: RuntimeRecord | None) -> TracingSettings:
+    """The tracing `up` starts with (pure): as its flags ask, else as the runtime recorded here
+    last was started (a runtime that stopped without `down`), else off."""
+    if asked is not None:
+        return asked
+    return recorded.tracing if recorded is not None else TracingSettings()
 
 
 def write_runtime(settings: RuntimeSettings, record: RuntimeRecord) -> None:

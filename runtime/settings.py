@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from models.settings import ModelSettings
 
@@ -75,6 +76,47 @@ class TlsSettings:
         return settings
 
 
+DEFAULT_TRACING_SAMPLE = 0.01
+"""Serve's own default share of traced requests, used when only `--otlp-endpoint` is given."""
+OTLP_TRACES_PATH = "/v1/traces"
+
+
+@dataclass(frozen=True)
+class TracingSettings:
+    """Serve's built-in tracing: the share of requests traced (0: off; while on, a request that
+    arrives with a sampled `traceparent` is traced whatever the share) and where the spans go: an
+    OTLP/HTTP collector, or (None) Serve's span files in its log folder, `spans/`."""
+
+    sample: float = 0.0
+    otlp_endpoint: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.sample > 0
+
+    @classmethod
+    def parse(cls, sample: float | None = None, otlp_endpoint: str | None = None) -> "TracingSettings":
+        """`--tracing-sample F` and `--otlp-endpoint URL` (pure): an endpoint alone traces at
+        `DEFAULT_TRACING_SAMPLE`; an endpoint without a path gets OTLP's `/v1/traces`. ValueError
+        naming the flag otherwise."""
+        if sample is not None and not 0.0 <= sample <= 1.0:
+            raise ValueError(f"--tracing-sample {sample}: give a share between 0 (off) and 1 (every request)")
+        if otlp_endpoint is None:
+            return cls(sample=sample or 0.0)
+        parts = urlsplit(otlp_endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"--otlp-endpoint {otlp_endpoint!r}: give the collector's OTLP/HTTP address, "
+                "e.g. http://127.0.0.1:4318"
+            )
+        if sample == 0.0:
+            raise ValueError("--otlp-endpoint with --tracing-sample 0: tracing is off; drop one of them")
+        endpoint = otlp_endpoint
+        if parts.path in ("", "/"):
+            endpoint = otlp_endpoint.rstrip("/") + OTLP_TRACES_PATH
+        return cls(sample=DEFAULT_TRACING_SAMPLE if sample is None else sample, otlp_endpoint=endpoint)
+
+
 @dataclass(frozen=True)
 class RuntimeSettings:
     """Where local state lives and how the local Ray head is started."""
@@ -92,6 +134,7 @@ class RuntimeSettings:
     replicas: tuple[int, int] | None = None
     """Gateway replicas: fixed when both are equal, else autoscaled between them; None: as recorded,
     else 2 where the machine has 2 cores or more."""
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @classmethod
     def resolve(cls, environ: Mapping[str, str] = os.environ, **flags) -> "RuntimeSettings":

@@ -138,8 +138,8 @@ class Served:
 def served(tmp_path_factory):
     """One local runtime for the whole test session (6 logical CPUs): models fraud (v1 iforest, v2
     hbos, v3 ecod), churn (v1 pca) and sensor (v1 and v2 isolation forests with different seeds, v3
-    one trained on shifted data), the newest version of each at 100%, and the controller; stopped
-    at the end."""
+    one trained on shifted data), the newest version of each at 100%, and the controller; every
+    request traced (Serve's span files); stopped at the end."""
     import os
 
     from models.data import read_table
@@ -166,8 +166,8 @@ def served(tmp_path_factory):
     flags = [str(part) for flag, port in SERVING_PORTS.items() for part in (flag, port)]
     try:
         runtime.cli(
-            "up", *flags, *TLS_FLAGS, "--num-cpus", "6"
-        )  # room for a batch RayJob next to the replicas
+            "up", *flags, *TLS_FLAGS, "--num-cpus", "6", "--tracing-sample", "1"
+        )  # room for a batch RayJob next to the replicas; every request traced to Serve's span files
         yield runtime
     finally:
         runtime.cli("down", "--ray-port", str(SERVING_PORTS["--ray-port"]), check=False)

@@ -21,6 +21,7 @@ EXIT_CODES: tuple[tuple[str, str, int | None], ...] = (
     ("builtins", "ValueError", USAGE),
     ("runtime.cluster", "ClusterError", FAILED),
     ("runtime.terminator", "TerminatorError", FAILED),
+    ("runtime.tracing", "TracingUnavailable", USAGE),
     ("runtime.serve_api", "ServeApiError", FAILED),
     ("runtime.serving", "DeployFailed", FAILED),
     ("runtime.batch.spec", "BatchFailed", FAILED),

@@ -7,6 +7,7 @@ and returns once /ready answers (or stays attached with --foreground).
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -81,6 +82,20 @@ def up(
     grpcs_port: Annotated[
         int | None, typer.Option(help="gRPC over TLS port with --tls (default 9443).")
     ] = None,
+    tracing_sample: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of requests Serve traces, 0 to 1 (0.01 is Serve's default); default off, or "
+            "as the runtime recorded here was started."
+        ),
+    ] = None,
+    otlp_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="OTLP/HTTP collector for the spans, e.g. http://127.0.0.1:4318 (default: Serve's span "
+            "files under the Ray session's logs/serve/spans/); alone, traces 0.01 of requests."
+        ),
+    ] = None,
     insecure_no_auth: Annotated[
         bool,
         typer.Option(
@@ -91,16 +106,22 @@ def up(
 ):
     """Start Ray and Serve locally and serve the recorded state (the first time: every model's newest)."""
     from controller import service
-    from runtime import certs, cluster, terminator
+    from runtime import certs, cluster, terminator, tracing
+    from runtime.record import read_runtime, tracing_for_up
     from runtime.restore import restored
     from runtime.serving import put, wait_ready
-    from runtime.settings import TlsSettings
+    from runtime.settings import TlsSettings, TracingSettings
 
     bounds = RuntimeSettings.parse_replicas(replicas) if replicas is not None else None
     secure = TlsSettings.parse(tls, tls_cert, tls_key, https_port=https_port, grpcs_port=grpcs_port)
+    asked = None
+    if tracing_sample is not None or otlp_endpoint is not None:
+        asked = TracingSettings.parse(tracing_sample, otlp_endpoint)
     settings = _settings(store, http=http_port, grpc=grpc_port, dashboard=dashboard_port, gcs=ray_port,
                          metrics=metrics_port, ingress=ingress, num_cpus=num_cpus,
                          replicas=bounds, tls=secure)  # fmt: skip
+    settings = replace(settings, tracing=tracing_for_up(asked, read_runtime(settings)))
+    tracing.check_exporter(settings.tracing)  # a missing exporter: refused before Ray starts
     files = certs.prepare(settings.tls, settings.tls_dir)  # bad certificate files: refused before Ray starts
     model_store = ModelStore(settings.store)
     desired, notes, based_on = restored(settings, model_store, reset)  # refused before Ray starts
@@ -108,7 +129,9 @@ def up(
         cluster.start(settings)
         record = RuntimeRecord(dashboard_url=settings.dashboard_url, http_url=settings.http_url,
                                grpc_port=settings.ports.grpc, metrics_port=settings.ports.metrics,
-                               ingress=settings.ingress, gcs_port=settings.ports.gcs)  # fmt: skip
+                               ingress=settings.ingress, gcs_port=settings.ports.gcs,
+                               tracing_sample=settings.tracing.sample,
+                               otlp_endpoint=settings.tracing.otlp_endpoint)  # fmt: skip
         write_runtime(settings, record)
         status.update("deploying")
         if served_revision(settings) != based_on:  # recorded while Ray started (a controller outlived it)
@@ -150,6 +173,9 @@ def _print_endpoints(record: RuntimeRecord, desired: DesiredState, extra: dict[s
         "grpc.health.v1, reflection)",
     )
     table.add_row("metrics", f"http://127.0.0.1:{record.metrics_port}/metrics")
+    if record.tracing.enabled:
+        spans = record.otlp_endpoint or "Serve's span files (Ray session logs/serve/spans/)"
+        table.add_row("tracing", f"{record.tracing_sample:g} of requests -> {spans}; x-request-id on answers")
     table.add_row("Serve REST", f"{record.dashboard_url}/api/serve/applications/ (token in .raynomaly/ray)")
     for name, address in extra.items():
         table.add_row(name, address)

@@ -15,6 +15,7 @@ from runtime.oip.openapi import INFER, INFER_ANSWERS, INFER_VERSION, METADATA_AN
 from runtime.oip.tensors import metadata
 from runtime.openapi import PIN_HEADER, READY, SECURED
 from runtime.probes import readiness
+from runtime.spans import annotate, span
 
 router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
 MODEL, VERSIONED = "/models/{model}", "/models/{model}/versions/{version}"
@@ -96,8 +97,10 @@ class OpenInferenceHttp:
             raise BadRequest(
                 f"Content-Encoding {headers['content-encoding']!r} is not accepted; send plain bytes"
             )
-        call = rest.read_call(await self._body(request), headers.get(rest.HEADER_LENGTH))
-        rows, sticky = Rows("matrix", call.matrix), self._sticky(model, headers)
+        with span("parse", model=model) as parsing:
+            call = rest.read_call(await self._body(request), headers.get(rest.HEADER_LENGTH))
+            rows, sticky = Rows("matrix", call.matrix), self._sticky(model, headers)
+            annotate(parsing, rows=len(rows))
         body, answer_headers = rest.answer(
             call, await self.inference.predict(model, rows, pinned, sticky, who=who)
         )

@@ -22,7 +22,7 @@ Gateway = runtime.gateway.Gateway.func_or_class  # the class serve.ingress wraps
 class Replica(OpenInferenceHttp, OpenInferenceGrpc, Health):
     """The gateway's handlers, bound to a doubled core instead of a Serve replica."""
 
-    _body, _sticky = Gateway._body, Gateway._sticky
+    _body, _sticky, _batch = Gateway._body, Gateway._sticky, Gateway._batch
     predict, predict_batch, streaming = Gateway.predict, Gateway.predict_batch, Gateway.streaming
     health, ready, traffic = Gateway.health, Gateway.ready, Gateway.traffic
     Predict, PredictBatch, PredictStream = Gateway.Predict, Gateway.PredictBatch, Gateway.PredictStream

@@ -18,10 +18,16 @@ from tests.runtime.test_inference import ScorerDouble, gateway
 
 
 class ContextDouble:
-    """A gRPC servicer context: the code and details an answer set."""
+    """A gRPC servicer context: the code, details and trailing metadata an answer set."""
 
     def __init__(self, metadata: list[tuple[str, str]] | None = None):
-        self.code, self.details, self.metadata = None, None, metadata or []
+        self.code, self.details, self.metadata, self.trailing = None, None, metadata or [], []
+
+    def set_trailing_metadata(self, trailing):
+        self.trailing = list(trailing)
+
+    def trailing_metadata(self):
+        return self.trailing
 
     def set_code(self, code):
         self.code = code
