@@ -166,7 +166,7 @@ def served(tmp_path_factory):
     flags = [str(part) for flag, port in SERVING_PORTS.items() for part in (flag, port)]
     try:
         runtime.cli(
-            "up", *flags, *TLS_FLAGS, "--num-cpus", "6", "--tracing-sample", "1"
+            "up", *flags, *TLS_FLAGS, "--num-cpus", "6", "--tracing-sample", "0.001"
         )  # room for a batch RayJob next to the replicas; every request traced to Serve's span files
         yield runtime
     finally:

@@ -1,4 +1,5 @@
-"""Tracing and request ids on the session's runtime (`up --tracing-sample 1`, spans to Serve's span
+"""Tracing and request ids on the session's runtime (`up --tracing-sample 0.001`; Serve's sampler
+is parent-based, so a caller's sampled `traceparent` is always followed; spans go to Serve's span
 files): one request with a `traceparent` yields the gateway's spans and Serve's replica span in
 that trace, the caller's `x-request-id` comes back once on HTTP and as gRPC trailing metadata."""
 
