@@ -88,6 +88,8 @@ bench: system setup
 	$(BIN)/python benchmarks/bench_hostile.py
 	$(BIN)/python benchmarks/bench_security.py
 	$(BIN)/python benchmarks/bench_oip.py
+	$(BIN)/python benchmarks/bench_drift.py
+	$(BIN)/python benchmarks/bench_tracing.py
 
 lint: setup
 	$(BIN)/ruff check .
