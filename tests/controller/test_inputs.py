@@ -32,8 +32,8 @@ def served(rows: float, shares: dict[str, list[float]] | None = None) -> Version
     ("candidate", "outcome", "above"),
     [
         pytest.param(served(5000), Outcome.SUCCESSFUL, [], id="served-like-training-passes"),
-        pytest.param(served(5000, {"pressure": TOP, "flow": HIGH}), Outcome.INCONCLUSIVE, ["pressure", "flow"],
-                     id="two-shifted-features-hold-the-step"),
+        pytest.param(served(5000, {"pressure": TOP, "flow": HIGH}), Outcome.INCONCLUSIVE,
+                     ["pressure", "flow"], id="two-shifted-features-hold-the-step"),
         pytest.param(served(100, {"pressure": TOP}), Outcome.INCONCLUSIVE, [], id="too-few-rows"),
     ],
 )  # fmt: skip

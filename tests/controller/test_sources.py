@@ -30,11 +30,11 @@ ray_raynomaly_request_latency_ms_sum{model="fraud",version="1",role="stable",rep
 ray_raynomaly_request_latency_ms_bucket{model="churn",version="1",role="stable",replica="a",le="+Inf"} 7
 # HELP ray_raynomaly_feature_bin_rows_total Scored rows by training-quantile bin
 # TYPE ray_raynomaly_feature_bin_rows_total counter
-ray_raynomaly_feature_bin_rows_total{model="fraud",version="2",role="canary",feature="amount",bucket="9",replica="b"} 4
-ray_raynomaly_feature_bin_rows_total{model="churn",version="1",role="stable",feature="amount",bucket="0",replica="a"} 3
+ray_raynomaly_feature_bin_rows_total{model="fraud",version="2",role="canary",feature="amount",bucket="9"} 4
+ray_raynomaly_feature_bin_rows_total{model="churn",version="1",role="stable",feature="amount",bucket="0"} 3
 # HELP ray_raynomaly_feature_issue_rows_total Rows with a feature value out of range
 # TYPE ray_raynomaly_feature_issue_rows_total counter
-ray_raynomaly_feature_issue_rows_total{model="fraud",version="2",feature="amount",issue="out_of_range",replica="b"} 2
+ray_raynomaly_feature_issue_rows_total{model="fraud",version="2",feature="amount",issue="out_of_range"} 2
 # HELP ray_serve_num_http_requests_total Ray Serve's own count
 # TYPE ray_serve_num_http_requests_total counter
 ray_serve_num_http_requests_total{model="fraud",version="1"} 99
@@ -47,8 +47,8 @@ EXPECTED = {
     LATENCY + '{le="1.0",model="fraud",replica="a",role="stable",version="1"}': 2.0,
     LATENCY + '{le="5.0",model="fraud",replica="a",role="stable",version="1"}': 3.0,
     LATENCY + '{le="+Inf",model="fraud",replica="a",role="stable",version="1"}': 5.0,
-    BINS + '{bucket="9",feature="amount",model="fraud",replica="b",role="canary",version="2"}': 4.0,
-    ISSUES + '{feature="amount",issue="out_of_range",model="fraud",replica="b",version="2"}': 2.0,
+    BINS + '{bucket="9",feature="amount",model="fraud",role="canary",version="2"}': 4.0,
+    ISSUES + '{feature="amount",issue="out_of_range",model="fraud",version="2"}': 2.0,
 }
 
 
@@ -114,9 +114,9 @@ def test_prometheus_keys_like_the_scrape_without_target_labels():
         ({**latency, "le": "5.0"}, 3),
         ({**latency, "le": "+Inf"}, 5),
         ({"__name__": BINS, **fraud, "version": "2", "role": "canary", "feature": "amount", "bucket": "9",
-          "replica": "b", **target}, 4),
+          **target}, 4),
         ({"__name__": ISSUES, "model": "fraud", "version": "2", "feature": "amount",
-          "issue": "out_of_range", "replica": "b", **target}, 2),
+          "issue": "out_of_range", **target}, 2),
     )  # fmt: skip
     seen: list[httpx.Request] = []
     source = PrometheusSource("http://prometheus:9090/", transport=served(200, body, seen))
