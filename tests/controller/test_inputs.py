@@ -96,3 +96,13 @@ def test_drifted_inputs_pause_the_step_after_the_inconclusive_limit_and_never_ro
     assert paused.name == "pause" and paused.rollout.phase == Phase.PAUSED
     assert not paused.rollout.paused_for_metrics
     assert "input drift on pressure" in paused.reason and "raynomaly monitor fraud" in paused.reason
+
+
+def test_a_rollout_judging_input_drift_needs_a_candidate_with_bins():
+    from controller.rollouts.create import RolloutRefused, new_rollout
+    from controller.targets.spec import Served
+
+    spec = factories.rollout(thresholds={"max_input_drift": 0.2}).spec
+    with pytest.raises(RolloutRefused, match="without feature bins.*--max-input-drift"):
+        new_rollout(spec, Served(None), 0.0, None)
+    assert new_rollout(spec, Served(None), 0.0, BINS).feature_bins == BINS
