@@ -200,6 +200,7 @@ class Controller:
             strategy.pairs,
             previous,
             closing,
+            rollout.feature_bins,
         )
         p_values = {m.name: m.p_value for m in verdict.measurements if m.p_value is not None}
         self._p_values[step] = {k: min(v, previous.get(k, 1.0)) for k, v in p_values.items()}

@@ -51,7 +51,7 @@ def serve(settings: ControllerSettings) -> None:
     record = running[0] if running else None
     models = ModelStore(running[1].store if running else settings.runtime.store)
     store = open_store(str(settings.database))
-    source = _source(settings, record)
+    source = metric_source(settings, record)
     gateway = settings.gateway_url or (record.http_url if record else None)
     gate = None
     if gateway is not None:
@@ -105,7 +105,7 @@ def server(app, settings: ControllerSettings) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def _source(settings: ControllerSettings, record: RuntimeRecord | None) -> MetricSource:
+def metric_source(settings: ControllerSettings, record: RuntimeRecord | None) -> MetricSource:
     """Prometheus when named, else a scrape of the named (or the local runtime's) Ray metrics."""
     if settings.prometheus_url:
         return source_for("prometheus", settings.prometheus_url)

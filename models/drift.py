@@ -27,6 +27,14 @@ def feature_edges(X: np.ndarray, bins: int = FEATURE_BINS) -> list[list[float]]:
     return [np.unique(quantiles[:, j]).tolist() for j in range(quantiles.shape[1])]
 
 
+def bin_counts(names: Sequence[str], edges: Sequence[Sequence[float]] | None) -> dict[str, int] | None:
+    """Each feature's number of bins (its inner edges + 1), by name in order; None without edges
+    (a version published before features were binned) (pure)."""
+    if edges is None:
+        return None
+    return {name: len(inner) + 1 for name, inner in zip(names, edges, strict=True)}
+
+
 def bin_shares(counts_by_bucket: Mapping[str, float], n_bins: int) -> np.ndarray | None:
     """Rows per bin as shares of all rows, bins 0..n_bins-1 in order; None when no row was counted
     (pure). ValueError for a bucket name that is not a bin index below `n_bins`."""

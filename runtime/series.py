@@ -116,7 +116,7 @@ REFUSED = Series(
     "Requests refused before routing: no or bad token, a model the token may not score, over quota",
 )  # fmt: skip
 
-ANALYSED = (REQUESTS, LATENCY, ROWS, ANOMALIES, PERCENTILES, AGREEMENTS)
-"""What the rollout analysis reads, so what a metric source selects."""
-EXPORTED = (*ANALYSED, BATCH_SIZE, SHADOW_DROPPED, REFUSED, FEATURE_ROWS, FEATURE_ISSUES)
+ANALYSED = (REQUESTS, LATENCY, ROWS, ANOMALIES, PERCENTILES, AGREEMENTS, FEATURE_ROWS, FEATURE_ISSUES)
+"""What the rollout analysis and `raynomaly monitor` read, so what a metric source selects."""
+EXPORTED = (*ANALYSED, BATCH_SIZE, SHADOW_DROPPED, REFUSED)
 """Everything the runtime exports (dashboards read the rest)."""

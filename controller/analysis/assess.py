@@ -5,9 +5,11 @@ gathered so far, against the baseline (the stable version on the same live traff
 version before its update) and the candidate's reference distribution, as sequential tests with one
 share of the rollout's alpha each. The ceilings read only the window that just closed: absolute
 limits the candidate must never pass (`max_p99_ms`, `max_error_rate`), applied once the window has
-`min_requests` candidate requests.
+`min_requests` candidate requests. With `max_input_drift`, the closing look also checks the
+candidate's inputs over the step against its training data (`analysis.inputs`).
 """
 
+from controller.analysis.inputs import input_drift
 from controller.analysis.judges import Arms
 from controller.analysis.regressions import count, judged
 from controller.analysis.stats import quantile
@@ -38,13 +40,17 @@ def assess(
     paired: bool = False,
     previous: dict[str, float] | None = None,
     closing: bool = True,
+    feature_bins: dict[str, int] | None = None,
 ) -> Verdict:
     """Every measurement of the look and their combined outcome (pure). `alpha` is the rollout's,
     shared by its `judged_steps`; `paired` says one arm sees mirrored copies of the other's requests.
     `previous` holds the judges' p-values at the step's earlier looks; the ceilings apply when the
-    window is `closing`."""
+    window is `closing`, and so does the input drift check, against the candidate's `feature_bins`
+    (feature -> its number of bins; None: it has none)."""
     share = alpha_share(alpha, judged_steps, evidence.baseline is not None, paired)
     measurements = ceilings(thresholds, window.candidate) if closing else []
+    if closing and thresholds.max_input_drift is not None:
+        measurements.append(input_drift(thresholds.max_input_drift, evidence.candidate, feature_bins))
     measurements += judged(thresholds, evidence, share, paired, previous or {})
     return Verdict.of(measurements)
 

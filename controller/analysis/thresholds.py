@@ -25,6 +25,9 @@ class Thresholds(BaseModel):
     stable version's (0.1 is about PSI 0.06 for a shifted normal; PSI 0.25 is about KS 0.2)."""
     max_anomaly_rate_delta: float = Field(default=0.05, gt=0, le=1)
     min_agreement: float = Field(default=0.8, ge=0, le=1)
+    max_input_drift: float | None = Field(default=None, gt=0)
+    """Input drift that pauses a step: the largest PSI of one feature's served rows (over the step)
+    against the candidate's training bins. None (the default) leaves the inputs unjudged."""
     min_requests: int = Field(default=50, ge=1)
     """Requests per version and window below which the ceilings do not apply to the window."""
 

@@ -16,6 +16,12 @@ class Outcome(enum.StrEnum):
     """The measurement could not be taken (e.g. the metric source is unreachable)."""
 
 
+INPUT = "input"
+"""The kind of the input drift check (`analysis.inputs`)."""
+COUNTED_WHEN_INCONCLUSIVE = frozenset({"judge", INPUT})
+"""Kinds whose Inconclusive counts in a verdict: a judge without traffic, inputs that drifted or
+were too few; a ceiling without enough traffic simply does not apply to the window."""
+
 # A bad value outranks missing data; missing data (source down) outranks too little data.
 RANK = {Outcome.FAILED: 3, Outcome.ERROR: 2, Outcome.INCONCLUSIVE: 1, Outcome.SUCCESSFUL: 0}
 
@@ -61,9 +67,16 @@ class Verdict:
                 Outcome.INCONCLUSIVE,
                 (Measurement("window", Outcome.INCONCLUSIVE, message="nothing measured"),),
             )
-        counted = [m.outcome for m in measurements if m.kind == "judge" or m.outcome != Outcome.INCONCLUSIVE]
+        counted = [m.outcome for m in measurements if _counted(m)]
         worst = max(counted, key=RANK.__getitem__) if counted else Outcome.INCONCLUSIVE
         return cls(worst, tuple(measurements))
+
+    def drifted(self) -> list[Measurement]:
+        """The input checks that found the candidate's inputs drifted from its training data."""
+        return [
+            m for m in self.measurements
+            if m.kind == INPUT and m.outcome == Outcome.INCONCLUSIVE and m.value is not None
+        ]  # fmt: skip
 
     def failed(self, kind: str) -> list[Measurement]:
         """The Failed measurements of one kind."""
@@ -72,11 +85,7 @@ class Verdict:
     @property
     def reason(self) -> str:
         """The measurements that decided the outcome, in words."""
-        deciding = [
-            m
-            for m in self.measurements
-            if m.outcome == self.outcome and (m.kind == "judge" or m.outcome != Outcome.INCONCLUSIVE)
-        ]
+        deciding = [m for m in self.measurements if m.outcome == self.outcome and _counted(m)]
         return (
             "; ".join(m.message or m.name for m in deciding)
             if self.outcome != Outcome.SUCCESSFUL
@@ -97,6 +106,10 @@ class Verdict:
     def from_dict(cls, data: dict) -> "Verdict":
         """Inverse of `to_dict`; records written before a field existed read with its default."""
         return cls(Outcome(data["outcome"]), tuple(_measurement(m) for m in data["measurements"]))
+
+
+def _counted(m: Measurement) -> bool:
+    return m.kind in COUNTED_WHEN_INCONCLUSIVE or m.outcome != Outcome.INCONCLUSIVE
 
 
 VERDICT = "verdict"

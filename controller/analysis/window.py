@@ -23,6 +23,10 @@ from runtime.series import (
     ANOMALIES,
     BUCKET,
     BUCKET_NAMES,
+    FEATURE,
+    FEATURE_ISSUES,
+    FEATURE_ROWS,
+    ISSUE,
     LATENCY,
     OUTCOME,
     PERCENTILES,
@@ -97,6 +101,10 @@ class VersionWindow:
     percentiles: np.ndarray = field(default_factory=lambda: np.zeros(len(BUCKET_NAMES)))
     agree: float = 0.0
     disagree: float = 0.0
+    features: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Rows per feature and training-quantile bin ("0", "1", ...): the input drift."""
+    issues: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Rows per feature and data-quality issue (out_of_range, missing, non_finite)."""
 
     @property
     def error_rate(self) -> float | None:
@@ -132,6 +140,10 @@ def summarise(window: Snapshot) -> dict[int, VersionWindow]:
             summary.anomalies += value
         elif series is PERCENTILES and labels.get(BUCKET) in buckets:
             summary.percentiles[buckets[labels[BUCKET]]] += value
+        elif series is FEATURE_ROWS and FEATURE in labels and BUCKET in labels:
+            _add(summary.features, labels[FEATURE], labels[BUCKET], value)
+        elif series is FEATURE_ISSUES and FEATURE in labels and ISSUE in labels:
+            _add(summary.issues, labels[FEATURE], labels[ISSUE], value)
         elif series is AGREEMENTS:
             if labels.get(AGREEMENT) == AGREE:
                 summary.agree += value
@@ -142,6 +154,11 @@ def summarise(window: Snapshot) -> dict[int, VersionWindow]:
         versions[version].latency_bounds = bounds
         versions[version].latency_cumulative = [per_bound[b] for b in bounds]
     return versions
+
+
+def _add(cells: dict[str, dict[str, float]], feature: str, cell: str, value: float) -> None:
+    per_feature = cells.setdefault(feature, {})
+    per_feature[cell] = per_feature.get(cell, 0.0) + value
 
 
 def describe(windows: dict[int, VersionWindow]) -> dict[str, dict]:

@@ -36,6 +36,7 @@ from controller.rollouts.spec import COMMANDS, RolloutSpec
 from controller.store.spec import RolloutStore
 from controller.targets.registry import TARGETS
 from controller.targets.spec import Target, TargetRef
+from models.drift import bin_counts
 from models.errors import ModelNotFound
 from models.manifest import Manifest
 from models.store import ModelStore, check_name
@@ -179,8 +180,10 @@ def create_app(services: Services) -> FastAPI:
         check_name(model)
         spec = request.spec(model)
         with versions_change:
-            services.models.manifest(model, spec.candidate)  # refuses unknown or tampered versions
-            rollout = new_rollout(spec, _target(services, spec.target).served(model), services.clock())
+            manifest = services.models.manifest(model, spec.candidate)  # refuses unknown or tampered ones
+            bins = bin_counts(manifest.feature_names, manifest.feature_bins)
+            served = _target(services, spec.target).served(model)
+            rollout = new_rollout(spec, served, services.clock(), bins)
             return store.create(rollout, who.subject).model_dump(mode="json")
 
     def delete(model: str, version: int | None, ref: TargetRef, who: Principal) -> dict:

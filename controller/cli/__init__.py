@@ -7,7 +7,7 @@ client. Errors are reported through one table (`controller/cli/errors.py`).
 
 import typer
 
-from controller.cli import batch, kuberay, loadtest, models, rollouts, runtime
+from controller.cli import batch, kuberay, loadtest, models, monitor, rollouts, runtime
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -20,6 +20,7 @@ runtime.register(app)
 rollouts.register(app)
 kuberay.register(app)
 loadtest.register(app)
+monitor.register(app)
 
 
 def main() -> None:

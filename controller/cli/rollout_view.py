@@ -1,6 +1,7 @@
 """What `rollout status` and `rollout watch` show: the rollout, each judge's evidence over the step
-(p-value falling toward its alpha, effect with its interval, what it still needs) and the last
-window's ceilings. Pure: a rollout record and its events in, a rich renderable out."""
+(p-value falling toward its alpha, effect with its interval, what it still needs), the last
+window's ceilings and, when judged, the candidate's input drift over the step. Pure: a rollout
+record and its events in, a rich renderable out."""
 
 import math
 
@@ -8,7 +9,7 @@ from rich.console import Group
 from rich.table import Table
 
 from controller.analysis.judges import waiting_for
-from controller.analysis.verdict import Look, Measurement, Outcome, Verdict, looks
+from controller.analysis.verdict import INPUT, Look, Measurement, Outcome, Verdict, looks
 from controller.rollouts.spec import TERMINAL
 from controller.rollouts.strategies import strategy_for
 
@@ -41,6 +42,7 @@ def view(rollout: dict, events: list[dict]) -> Group:
     for column in ("judge", "effect [interval]", "floor", "p / alpha", "p trend", "samples", "outcome"):
         judges.add_column(column, no_wrap=True)
     ceilings = Table("ceiling", "value", "limit", "outcome", title="latest window")
+    inputs = Table("check", "largest PSI", "limit", "outcome", "detail", title="inputs over the step")
     for m in last.verdict.measurements:
         outcome = f"[{COLOURS.get(m.outcome, 'white')}]{m.outcome}[/]"
         if m.kind == "judge":
@@ -48,7 +50,9 @@ def view(rollout: dict, events: list[dict]) -> Group:
             judges.add_row(m.name, _effect(m), _number(m.threshold), _ratio(m), history, _samples(m), outcome)
         elif m.kind == "ceiling":
             ceilings.add_row(m.name, _number(m.value), _number(m.threshold), outcome)
-    return Group(head, judges, ceilings)
+        elif m.kind == INPUT:
+            inputs.add_row(m.name, _number(m.value), _number(m.threshold), outcome, m.message)
+    return Group(head, judges, ceilings, *([inputs] if inputs.row_count else []))
 
 
 def target_name(target: dict) -> str:

@@ -60,6 +60,9 @@ def deploy(
         float | None, typer.Option(help="Extra server-error share that matters (vs stable).")
     ] = None,
     max_ks: Annotated[float | None, typer.Option(help="Score drift that matters (KS distance).")] = None,
+    max_input_drift: Annotated[
+        float | None, typer.Option(help="Input drift (a feature's PSI vs training) that pauses a step.")
+    ] = None,
     min_requests: Annotated[int | None, typer.Option(help="Requests per window for the ceilings.")] = None,
     failure_limit: Annotated[int | None, typer.Option(help="Windows over a ceiling tolerated.")] = None,
     error_limit: Annotated[
@@ -91,6 +94,7 @@ def deploy(
         "max_p99_ratio": max_p99_ratio, "max_p50_ratio": max_p50_ratio, "max_p99_ms": max_p99_ms,
         "max_error_rate": max_error_rate, "max_error_rate_delta": max_error_rate_delta, "max_ks": max_ks,
         "min_requests": min_requests, "latency_tolerance_ms": latency_tolerance_ms,
+        "max_input_drift": max_input_drift,
     }  # fmt: skip
     increments = IncrementalUpgrade.parse(incremental).model_dump() if incremental else None
     chosen = {

@@ -25,8 +25,16 @@ def stable_of(served: Served) -> int | None:
     return full[0]
 
 
-def new_rollout(spec: RolloutSpec, served: Served, now: float) -> Rollout:
-    """The Pending record of `spec`, or RolloutRefused saying why it cannot start (pure)."""
+def new_rollout(
+    spec: RolloutSpec, served: Served, now: float, feature_bins: dict[str, int] | None = None
+) -> Rollout:
+    """The Pending record of `spec`, or RolloutRefused saying why it cannot start (pure).
+    `feature_bins` are the candidate's (`models.drift.bin_counts` of its manifest)."""
+    if spec.thresholds.max_input_drift is not None and not feature_bins:
+        raise RolloutRefused(
+            f"version {spec.candidate} of {spec.model} was published without feature bins, so its "
+            "input drift cannot be measured: retrain it, or deploy without --max-input-drift"
+        )
     stable = stable_of(served)
     if reason := strategy_for(spec.strategy).refused(spec, stable, served):
         raise RolloutRefused(reason)
@@ -40,6 +48,7 @@ def new_rollout(spec: RolloutSpec, served: Served, now: float) -> Rollout:
         options=previous if spec.rolling is not None else spec.options,
         previous_options=previous,
         previous_cluster=served.cluster if spec.upgrade is not None else None,
+        feature_bins=feature_bins,
         created=now,
         updated=now,
     )

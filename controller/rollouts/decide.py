@@ -5,10 +5,11 @@ false-alarm chance is already bounded by alpha); Error beyond `error_limit` paus
 answer; a ceiling Failed in more than `failure_limit` windows rolls back; Successful (every judge
 found no regression, and no ceiling failed) advances, the strategy says where, and says which judges
 had too little evidence to see a regression of twice their floor (with `wait_for_evidence`, such a
-step holds as Inconclusive instead); Inconclusive (no candidate traffic) beyond `inconclusive_limit`
-windows pauses; anything else holds the step for another window, keeping its evidence. A pause
-for unreachable metrics is lifted by the loop (`resume`) once the source answers again: missing
-data never promotes nor rolls back.
+step holds as Inconclusive instead); Inconclusive (no candidate traffic, or inputs that drifted
+from the candidate's training data: the data changed, not the candidate, so it never rolls back)
+beyond `inconclusive_limit` windows pauses; anything else holds the step for another window,
+keeping its evidence. A pause for unreachable metrics is lifted by the loop (`resume`) once the
+source answers again: missing data never promotes nor rolls back.
 """
 
 from dataclasses import replace
@@ -88,10 +89,15 @@ def next_action(rollout: Rollout, verdict: Verdict | None, now: float) -> Decisi
             why = (
                 verdict.reason if verdict.outcome != Outcome.SUCCESSFUL else f"waiting for evidence: {unseen}"
             )
+            advice = (
+                f"check the inputs sent to {rollout.spec.model} ('raynomaly monitor {rollout.spec.model}')"
+                if verdict.drifted()
+                else "send more traffic"
+            )
             return _pause(
                 rollout,
                 f"{counts.inconclusive} inconclusive windows: {why}; "
-                "send more traffic, then resume (the step's evidence is kept), or promote",
+                f"{advice}, then resume (the step's evidence is kept), or promote",
             )
     update = {"counts": counts, "window_started": None, "window_base": None, "reason": verdict.reason}
     return Decision("hold", rollout.model_copy(update=update), f"{verdict.outcome.value}: {verdict.reason}")

@@ -123,6 +123,9 @@ class Rollout(BaseModel):
     p_values: dict[str, float] = Field(default_factory=dict)
     """Each judge's p-value at the step's last look (the next look reports the running minimum)."""
     counts: Counts = Field(default_factory=Counts)
+    feature_bins: dict[str, int] | None = None
+    """The candidate's features and their numbers of training-quantile bins, from its manifest when
+    the rollout was created (what its input drift is measured against); None when it has none."""
     command: str | None = None
     """An operator command waiting for the loop (promote, pause, resume, abort, rollback)."""
     paused_from: Phase | None = None

@@ -28,17 +28,27 @@ ray_raynomaly_request_latency_ms_bucket{model="fraud",version="1",role="stable",
 ray_raynomaly_request_latency_ms_count{model="fraud",version="1",role="stable",replica="a"} 5
 ray_raynomaly_request_latency_ms_sum{model="fraud",version="1",role="stable",replica="a"} 12.5
 ray_raynomaly_request_latency_ms_bucket{model="churn",version="1",role="stable",replica="a",le="+Inf"} 7
+# HELP ray_raynomaly_feature_bin_rows_total Scored rows by training-quantile bin
+# TYPE ray_raynomaly_feature_bin_rows_total counter
+ray_raynomaly_feature_bin_rows_total{model="fraud",version="2",role="canary",feature="amount",bucket="9"} 4
+ray_raynomaly_feature_bin_rows_total{model="churn",version="1",role="stable",feature="amount",bucket="0"} 3
+# HELP ray_raynomaly_feature_issue_rows_total Rows with a feature value out of range
+# TYPE ray_raynomaly_feature_issue_rows_total counter
+ray_raynomaly_feature_issue_rows_total{model="fraud",version="2",feature="amount",issue="out_of_range"} 2
 # HELP ray_serve_num_http_requests_total Ray Serve's own count
 # TYPE ray_serve_num_http_requests_total counter
 ray_serve_num_http_requests_total{model="fraud",version="1"} 99
 """
 REQUESTS, LATENCY = "ray_raynomaly_requests_total", "ray_raynomaly_request_latency_ms_bucket"
+BINS, ISSUES = "ray_raynomaly_feature_bin_rows_total", "ray_raynomaly_feature_issue_rows_total"
 EXPECTED = {
     REQUESTS + '{model="fraud",outcome="ok",replica="a",role="stable",version="1"}': 5.0,
     REQUESTS + '{model="fraud",outcome="server_error",replica="b",role="canary",version="2"}': 1.0,
     LATENCY + '{le="1.0",model="fraud",replica="a",role="stable",version="1"}': 2.0,
     LATENCY + '{le="5.0",model="fraud",replica="a",role="stable",version="1"}': 3.0,
     LATENCY + '{le="+Inf",model="fraud",replica="a",role="stable",version="1"}': 5.0,
+    BINS + '{bucket="9",feature="amount",model="fraud",role="canary",version="2"}': 4.0,
+    ISSUES + '{feature="amount",issue="out_of_range",model="fraud",version="2"}': 2.0,
 }
 
 
@@ -87,7 +97,8 @@ def test_promql_selects_every_family_of_one_model():
     assert query_for("fraud") == (
         '{__name__=~"ray_raynomaly_requests_total|ray_raynomaly_request_latency_ms_bucket'
         "|ray_raynomaly_scored_rows_total|ray_raynomaly_anomalies_total"
-        '|ray_raynomaly_score_percentile_rows_total|ray_raynomaly_shadow_agreement_rows_total",model="fraud"}'
+        "|ray_raynomaly_score_percentile_rows_total|ray_raynomaly_shadow_agreement_rows_total"
+        '|ray_raynomaly_feature_bin_rows_total|ray_raynomaly_feature_issue_rows_total",model="fraud"}'
     )
 
 
@@ -102,7 +113,11 @@ def test_prometheus_keys_like_the_scrape_without_target_labels():
         ({**latency, "le": "1.0"}, 2),  # as Prometheus 3 stores Ray's le="1"
         ({**latency, "le": "5.0"}, 3),
         ({**latency, "le": "+Inf"}, 5),
-    )
+        ({"__name__": BINS, **fraud, "version": "2", "role": "canary", "feature": "amount", "bucket": "9",
+          **target}, 4),
+        ({"__name__": ISSUES, "model": "fraud", "version": "2", "feature": "amount",
+          "issue": "out_of_range", **target}, 2),
+    )  # fmt: skip
     seen: list[httpx.Request] = []
     source = PrometheusSource("http://prometheus:9090/", transport=served(200, body, seen))
     assert source.snapshot("fraud") == EXPECTED

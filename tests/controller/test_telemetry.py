@@ -80,3 +80,24 @@ def test_an_edit_before_the_last_verified_entry_shows_on_the_hourly_whole_log_ch
     assert _chain_valid(collector) == 1.0  # from the last verified entry on, the edit is behind it
     now[0] += 3540.0
     assert _chain_valid(collector) == 0.0
+
+
+def test_the_input_drift_check_exports_its_largest_psi_next_to_its_threshold(tmp_path):
+    store = open_store(str(tmp_path / "rollouts.db"))
+    served = Served(traffic=ModelTraffic(weights={1: 100}))
+    spec = RolloutSpec(model="fraud", candidate=2, thresholds={"max_input_drift": 0.2})
+    rollout = store.create(new_rollout(spec, served, 0.0, {"pressure": 10, "flow": 10}), "alice")
+    assert store.get(rollout.id).feature_bins == {"pressure": 10, "flow": 10}
+    drift = Measurement(
+        "input_drift", Outcome.INCONCLUSIVE, 0.41, 0.2, "input drift on pressure", kind="input"
+    )
+    store.save(rollout, "controller", "hold", [Look(Verdict.of([drift]), 0).event(1.0)], {})
+
+    samples = {
+        (s.name, s.labels.get("measurement"), s.labels.get("outcome")): s.value
+        for family in RolloutCollector(store).collect()
+        for s in family.samples
+    }
+
+    assert samples[("raynomaly_analysis_value", "input_drift", "Inconclusive")] == 0.41
+    assert samples[("raynomaly_analysis_threshold", "input_drift", None)] == 0.2

@@ -44,3 +44,21 @@ def test_summarise_adds_replicas_and_roles_per_version():
     assert versions[2].latency_cumulative == [30.0, 40.0] and versions[2].latency_bounds[-1] == float("inf")
     assert versions[2].percentiles[0] == 7.0
     assert (versions[2].agree, versions[2].disagree) == (30.0, 10.0)
+
+
+def test_summarise_adds_feature_bins_and_issues_per_version_over_replicas_and_roles():
+    bins, issues = "ray_raynomaly_feature_bin_rows_total", "ray_raynomaly_feature_issue_rows_total"
+    window = {
+        key(bins, version="2", role="canary", feature="flow", bucket="0", replica="a"): 30.0,
+        key(bins, version="2", role="canary", feature="flow", bucket="0", replica="b"): 12.0,
+        key(bins, version="2", role="shadow", feature="flow", bucket="0", replica="a"): 8.0,
+        key(bins, version="2", role="canary", feature="flow", bucket="9", replica="a"): 5.0,
+        key(bins, version="1", role="stable", feature="flow", bucket="9", replica="a"): 7.0,
+        key(issues, version="2", feature="flow", issue="out_of_range", replica="a"): 3.0,
+        key(issues, version="2", feature="flow", issue="out_of_range", replica="b"): 1.0,
+        key(issues, version="2", feature="pressure", issue="missing", replica="a"): 2.0,
+    }
+    versions = summarise(window)
+    assert versions[2].features == {"flow": {"0": 50.0, "9": 5.0}}
+    assert versions[2].issues == {"flow": {"out_of_range": 4.0}, "pressure": {"missing": 2.0}}
+    assert versions[1].features == {"flow": {"9": 7.0}} and versions[1].issues == {}

@@ -74,3 +74,11 @@ def test_flags_a_strategy_does_not_take_are_refused_before_anything_is_sent(bodi
 def test_the_strategy_help_lists_every_registered_strategy():
     result = runner.invoke(app, ["deploy", "--help"], env={"COLUMNS": "200"})
     assert "canary, blue-green, shadow, rolling, upgrade" in result.output
+
+
+def test_the_input_drift_threshold_is_given_like_the_other_thresholds(bodies):
+    result = runner.invoke(app, ["deploy", "fraud", "2", "--max-input-drift", "0.2", "--max-ks", "0.15"])
+    assert result.exit_code == 0, result.output
+    [body] = bodies
+    assert body["thresholds"] == {"max_input_drift": 0.2, "max_ks": 0.15}
+    assert DeployRequest.model_validate(body).spec("fraud").thresholds.max_input_drift == 0.2

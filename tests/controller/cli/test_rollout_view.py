@@ -49,3 +49,13 @@ def test_trend_reaches_full_at_alpha():
     assert trend([1.0, 0.1, 0.01, 0.001], 0.001) == "▁▃▆█"
     assert trend([None, 1e-9], 0.001) == " █"
     assert trend([0.5], None) == ""
+
+
+def test_the_input_drift_check_shows_its_largest_psi_and_the_features_above():
+    reason = "input drift on pressure (PSI 0.41), flow (0.33) above 0.2"
+    drift = Measurement("input_drift", Outcome.INCONCLUSIVE, 0.41, 0.2, reason, kind="input")
+    event = Look(Verdict.of([drift]), step=0, evidence_s=20.0).event(31.0)
+    text = _printed(_rollout(phase="Progressing", step=0), [json.loads(json.dumps(event))])
+    row = next(line for line in text.splitlines() if line.lstrip("│ ").startswith("input_drift"))
+    assert "inputs over the step" in text and "0.41" in row and "0.2" in row and "Inconclusive" in row
+    assert "input drift on pressure" in text
