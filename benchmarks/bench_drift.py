@@ -64,7 +64,9 @@ def served(root: Path, seconds: int, rounds: int) -> list[dict]:
     """wrk against a live runtime, input drift on and off in turns."""
     environ = {**os.environ, "RAYNOMALY_HOME": str(root / "state"),
                "RAYNOMALY_STORE": str(root / "models"), "RAYNOMALY_CONTROLLER_PORT": "48600",
+               "RAYNOMALY_KEYS_DIR": str(root / "keys"),
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # fmt: skip
+    os.environ.update({k: environ[k] for k in ("RAYNOMALY_KEYS_DIR", "RAYNOMALY_HOME")})  # training signs
     store = ModelStore(str(root / "models"))
     train(TrainRequest(MODEL, "iforest", training_file(root, FEATURES), params=SEED), store)
     flags = [str(part) for flag, port in PORTS.items() for part in (flag, port)]
