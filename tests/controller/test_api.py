@@ -44,7 +44,7 @@ def api(models, tmp_path):
     return TestClient(create_app(services)), store
 
 
-def bearer(role: str, subject: str = "alice", ttl: float = 60, secret: str = SECRET) -> dict:
+def bearer(role: str, subject: str = "alice", ttl: float = 12 * 3600, secret: str = SECRET) -> dict:
     return {"Authorization": f"Bearer {mint(secret, subject, role, ttl)}"}
 
 
