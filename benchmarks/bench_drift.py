@@ -37,15 +37,13 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_serving import FEATURES, MODEL, PORTS, Runtime, bodies, raynomaly, settle  # noqa: E402
+from bench_serving import HTTP, MODEL, PORTS, Runtime, bodies, raynomaly, scratch, settle, timed  # noqa: E402
 
 from models.store import ModelStore  # noqa: E402
 from models.training import TrainRequest, train  # noqa: E402
 from runtime.desired import ScorerOptions  # noqa: E402
-from tests import wrk  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "drift.json"
-HTTP = "http://127.0.0.1:48000"
 SCENARIOS = ("json-1", "npy-1000")
 CONFIGS = {"input drift on": True, "input drift off": False}
 SEED = {"random_state": 0}
@@ -60,15 +58,9 @@ def training_file(root: Path, features: int, rows: int = 10_000) -> str:
     return str(path)
 
 
-def served(root: Path, seconds: int, rounds: int) -> list[dict]:
+def served(seconds: int, rounds: int) -> list[dict]:
     """wrk against a live runtime, input drift on and off in turns."""
-    environ = {**os.environ, "RAYNOMALY_HOME": str(root / "state"),
-               "RAYNOMALY_STORE": str(root / "models"), "RAYNOMALY_CONTROLLER_PORT": "48600",
-               "RAYNOMALY_KEYS_DIR": str(root / "keys"),
-               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # fmt: skip
-    os.environ.update({k: environ[k] for k in ("RAYNOMALY_KEYS_DIR", "RAYNOMALY_HOME")})  # training signs
-    store = ModelStore(str(root / "models"))
-    train(TrainRequest(MODEL, "iforest", training_file(root, FEATURES), params=SEED), store)
+    _, environ = scratch("drift")
     flags = [str(part) for flag, port in PORTS.items() for part in (flag, port)]
     runs: list[dict] = []
     raynomaly(environ, "up", *flags, "--insecure-no-auth", "--replicas", "2")
@@ -81,13 +73,9 @@ def served(root: Path, seconds: int, rounds: int) -> list[dict]:
                 runtime.serve(ScorerOptions(input_drift=input_drift), gateway)
                 for scenario in SCENARIOS:
                     path, body, content_type, connections = bodies()[scenario]
-                    wrk.run(HTTP + path, body, content_type, connections, 1)  # warm-up
                     console.print(f"round {round_}: {config}: {scenario} x{connections} ...")
-                    result = wrk.run(HTTP + path, body, content_type, connections, seconds)
-                    runs.append({"config": config, "scenario": scenario, "round": round_,
-                                 "connections": connections, "rps": result.rate, "p50_ms": result.p50_ms,
-                                 "p99_ms": result.p99_ms, "requests": result.requests,
-                                 "failed": result.failed})  # fmt: skip
+                    runs.append(timed(HTTP + path, body, content_type, connections, seconds,
+                                      config=config, scenario=scenario, round=round_))  # fmt: skip
     finally:
         raynomaly(environ, "down", "--ray-port", str(PORTS["--ray-port"]))
     return runs
@@ -168,10 +156,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--in-process", action="store_true", help="time the scorer's hot path only, no Ray")
     arguments = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="raynomaly-bench-drift-"))
     out = Console(width=150)
     if arguments.in_process:
-        results = hot_path(root)
+        results = hot_path(Path(tempfile.mkdtemp(prefix="raynomaly-bench-drift-")))
         write("in_process", results, {"what": "LocalScorer.scored, iforest (numba), microseconds per call"})
         table = Table("features", "rows", "on (us)", "off (us)", "on - off (us)", "counting (us)",
                       "counting / off", title="hot path: LocalScorer.scored")  # fmt: skip
@@ -181,7 +168,7 @@ def main() -> None:
                           f"{r['count_share']:.1%}")  # fmt: skip
         out.print(table)
         return
-    runs = served(root, arguments.duration, arguments.rounds)
+    runs = served(arguments.duration, arguments.rounds)
     rows = summary(runs)
     write("served", rows, {"client": "wrk (2 threads)", "duration_s": arguments.duration, "runs": runs})
     table = Table("scenario", "configuration", "req/s (median)", "rounds", "x off", title="input drift")

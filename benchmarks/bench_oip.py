@@ -17,28 +17,33 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-from pyarrow import csv as arrow_csv
 from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_serving import BATCH_ROWS, FEATURES, GRPC, HTTP, MODEL, PORTS, Runtime, raynomaly, settle  # noqa: E402
+from bench_serving import (  # noqa: E402
+    BATCH_ROWS,
+    FEATURES,
+    GRPC,
+    HTTP,
+    MODEL,
+    PORTS,
+    Runtime,
+    bearer,
+    raynomaly,
+    scratch,
+    settle,
+    timed,
+)
 
-from controller.settings import ControllerSettings  # noqa: E402
-from models.store import ModelStore  # noqa: E402
-from models.training import TrainRequest, train  # noqa: E402
 from runtime.codec import JSON, NPY  # noqa: E402
 from runtime.oip.rest import OCTETS  # noqa: E402
-from runtime.tokens import mint  # noqa: E402
-from tests import wrk  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "oip.json"
 BASELINE = {"oip-binary-1000": "npy-1000", "oip-binary-fp32-1000": "npy-1000", "oip-json-1000": "npy-1000",
@@ -76,15 +81,14 @@ def scenarios() -> dict[str, tuple[str, bytes, str, str, int, int]]:
     }
 
 
-def measure_http(key: str, seconds: int, round_: int, runs: list[dict]) -> None:
+def measure_http(header: str, seconds: int, round_: int, runs: list[dict]) -> None:
     for scenario, (path, body, content_type, extra, connections, rows) in scenarios().items():
-        header = "\n".join(h for h in (f"authorization: Bearer {key}", extra) if h)
-        wrk.run(HTTP + path, body, content_type, connections, 1, header=header)  # warm-up
         console.print(f"round {round_}: {scenario} x{connections} ...")
-        result = wrk.run(HTTP + path, body, content_type, connections, seconds, header=header)
-        runs.append({"scenario": scenario, "round": round_, "connections": connections, "rps": result.rate,
-                     "rows_per_s": result.rate * rows, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms,
-                     "requests": result.requests, "failed": result.failed})  # fmt: skip
+        headers = "\n".join(h for h in (header, extra) if h)
+        run = timed(
+            HTTP + path, body, content_type, connections, seconds, headers, scenario=scenario, round=round_
+        )
+        runs.append({**run, "rows_per_s": run["rps"] * rows})
 
 
 def measure_grpc(seconds: int, round_: int, runs: list[dict]) -> None:
@@ -106,27 +110,17 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
     arguments = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="raynomaly-bench-oip-"))
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(10_000, FEATURES)) @ rng.normal(size=(FEATURES, FEATURES))
-    arrow_csv.write_csv(pa.table({f"f{j}": X[:, j] for j in range(FEATURES)}), root / "train.csv")
-    environ = {**os.environ, "RAYNOMALY_HOME": str(root / "state"), "RAYNOMALY_STORE": str(root / "models"),
-               "RAYNOMALY_KEYS_DIR": str(root / "keys"), "RAYNOMALY_CONTROLLER_PORT": "48600",
-               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # fmt: skip
-    os.environ.update({k: environ[k] for k in ("RAYNOMALY_KEYS_DIR", "RAYNOMALY_HOME")})
-    train(TrainRequest(MODEL, "iforest", str(root / "train.csv"), params={"random_state": 0}),
-          ModelStore(str(root / "models")))  # fmt: skip
+    _, environ = scratch("oip")
     flags = [str(part) for flag, port in PORTS.items() for part in (flag, port)]
     runs: list[dict] = []
     raynomaly(environ, "up", *flags, "--replicas", "2")
     try:
         runtime = Runtime(environ)
         settle("gateway", 2)
-        secret = ControllerSettings.resolve(environ).secret_path.read_text().strip()
-        key = mint(secret, "bench", "client", 3600, rate=1e6)
+        header = bearer(environ)
         keyed = runtime.desired.gateway
         for round_ in range(1, arguments.rounds + 1):
-            measure_http(key, arguments.duration, round_, runs)
+            measure_http(header, arguments.duration, round_, runs)
             runtime.serve(runtime.desired.versions[0].options, keyed.model_copy(update={"access": None}))
             measure_grpc(arguments.duration, round_, runs)
             runtime.serve(runtime.desired.versions[0].options, keyed)

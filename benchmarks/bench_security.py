@@ -14,26 +14,16 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-from pyarrow import csv as arrow_csv
 from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_serving import FEATURES, MODEL, Runtime, bodies, raynomaly, settle  # noqa: E402
-
-from controller.settings import ControllerSettings  # noqa: E402
-from models.store import ModelStore  # noqa: E402
-from models.training import TrainRequest, train  # noqa: E402
-from runtime.tokens import mint  # noqa: E402
-from tests import wrk  # noqa: E402
+from bench_serving import Runtime, bearer, bodies, raynomaly, scratch, settle, timed  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "security.json"
 PORTS = {"--http-port": 48000, "--grpc-port": 49000, "--dashboard-port": 48265, "--ray-port": 46379,
@@ -46,12 +36,9 @@ console = Console(stderr=True)
 def measure(config: str, base: str, header: str, seconds: int, round_: int, runs: list[dict]) -> None:
     for scenario in SCENARIOS:
         path, body, content_type, connections = bodies()[scenario]
-        wrk.run(base + path, body, content_type, connections, 1, header=header)  # warm-up
         console.print(f"round {round_}: {config}: {scenario} x{connections} ...")
-        result = wrk.run(base + path, body, content_type, connections, seconds, header=header)
-        runs.append({"config": config, "scenario": scenario, "round": round_, "connections": connections,
-                     "rps": result.rate, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms,
-                     "requests": result.requests, "failed": result.failed})  # fmt: skip
+        runs.append(timed(base + path, body, content_type, connections, seconds, header,
+                          config=config, scenario=scenario, round=round_))  # fmt: skip
 
 
 def main() -> None:
@@ -59,24 +46,14 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
     arguments = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="raynomaly-bench-security-"))
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(10_000, FEATURES)) @ rng.normal(size=(FEATURES, FEATURES))
-    arrow_csv.write_csv(pa.table({f"f{j}": X[:, j] for j in range(FEATURES)}), root / "train.csv")
-    environ = {**os.environ, "RAYNOMALY_HOME": str(root / "state"), "RAYNOMALY_STORE": str(root / "models"),
-               "RAYNOMALY_KEYS_DIR": str(root / "keys"), "RAYNOMALY_CONTROLLER_PORT": "48600",
-               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # fmt: skip
-    os.environ.update({k: environ[k] for k in ("RAYNOMALY_KEYS_DIR", "RAYNOMALY_HOME")})
-    store = ModelStore(str(root / "models"))
-    train(TrainRequest(MODEL, "iforest", str(root / "train.csv"), params={"random_state": 0}), store)
+    _, environ = scratch("security")
     flags = [str(part) for flag, port in PORTS.items() for part in (flag, port)]
     runs: list[dict] = []
     raynomaly(environ, "up", *flags, "--tls", "self-signed", "--replicas", "2")
     try:
         runtime = Runtime(environ)
         settle("gateway", 2)
-        secret = ControllerSettings.resolve(environ).secret_path.read_text().strip()
-        header = f"authorization: Bearer {mint(secret, 'bench', 'client', 3600, rate=1e6)}"
+        header = bearer(environ)
         keyed = runtime.desired.gateway
         for round_ in range(1, arguments.rounds + 1):
             measure("keys, HTTP", HTTP, header, arguments.duration, round_, runs)

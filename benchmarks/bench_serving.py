@@ -31,9 +31,11 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from controller.settings import ControllerSettings  # noqa: E402
 from models.store import ModelStore  # noqa: E402
 from models.training import TrainRequest, train  # noqa: E402
 from runtime.desired import Batching, GatewayOptions, ScorerOptions  # noqa: E402
+from runtime.tokens import mint  # noqa: E402
 from tests import wrk  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
@@ -88,6 +90,38 @@ def measure_grpc(target: str, seconds: int, runs: list[dict]) -> None:
     runs.append({"target": target, "scenario": "grpc-1000", "connections": 8, "requests": result["requests"],
                  "failed": result["failed"], "rps": rps, "rows_per_s": rps * BATCH_ROWS,
                  "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"]})  # fmt: skip
+
+
+def scratch(name: str) -> tuple[Path, dict[str, str]]:
+    """A benchmark's own runtime folder and environment: state, model store and keyring under a new
+    temporary folder (made this process's too, so that training signs with the keyring `up` reads),
+    and MODEL trained on FEATURES correlated columns (an isolation forest, seed 0)."""
+    root = Path(tempfile.mkdtemp(prefix=f"raynomaly-bench-{name}-"))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10_000, FEATURES)) @ rng.normal(size=(FEATURES, FEATURES))
+    arrow_csv.write_csv(pa.table({f"f{j}": X[:, j] for j in range(FEATURES)}), root / "train.csv")
+    environ = {**os.environ, "RAYNOMALY_HOME": str(root / "state"), "RAYNOMALY_STORE": str(root / "models"),
+               "RAYNOMALY_KEYS_DIR": str(root / "keys"), "RAYNOMALY_CONTROLLER_PORT": "48600",
+               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # fmt: skip
+    os.environ.update({k: environ[k] for k in ("RAYNOMALY_KEYS_DIR", "RAYNOMALY_HOME")})
+    train(TrainRequest(MODEL, "iforest", str(root / "train.csv"), params={"random_state": 0}),
+          ModelStore(str(root / "models")))  # fmt: skip
+    return root, environ
+
+
+def bearer(environ: dict[str, str]) -> str:
+    """The `authorization` header line of a client key for the benchmark's traffic (no rate it reaches)."""
+    secret = ControllerSettings.resolve(environ).secret_path.read_text().strip()
+    return f"authorization: Bearer {mint(secret, 'bench', 'client', 3600, rate=1e6)}"
+
+
+def timed(url: str, body: bytes, content_type: str, connections: int, seconds: int, header: str = "",
+          warm_s: int = 1, **labels) -> dict:  # fmt: skip
+    """One wrk measurement after a warm-up, as a run record: `labels`, then what wrk counted."""
+    wrk.run(url, body, content_type, connections, warm_s, header=header)
+    result = wrk.run(url, body, content_type, connections, seconds, header=header)
+    return {**labels, "connections": connections, "rps": result.rate, "p50_ms": result.p50_ms,
+            "p99_ms": result.p99_ms, "requests": result.requests, "failed": result.failed}  # fmt: skip
 
 
 def raynomaly(environ: dict, *args: str) -> None:

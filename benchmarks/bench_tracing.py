@@ -15,28 +15,19 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-from pyarrow import csv as arrow_csv
 from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_serving import FEATURES, HTTP, MODEL, PORTS, bodies, raynomaly, settle  # noqa: E402
+from bench_serving import HTTP, PORTS, bearer, bodies, raynomaly, scratch, settle, timed  # noqa: E402
 
-from controller.settings import ControllerSettings  # noqa: E402
-from models.store import ModelStore  # noqa: E402
-from models.training import TrainRequest, train  # noqa: E402
 from runtime.settings import DEFAULT_TRACING_SAMPLE  # noqa: E402
-from runtime.tokens import mint  # noqa: E402
-from tests import wrk  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "tracing.json"
 SCENARIO = "json-1"
@@ -81,16 +72,7 @@ def span_cost(repeats: int = 200_000) -> list[dict]:
 
 
 def serving(duration: int, rounds: int) -> list[dict]:
-    root = Path(tempfile.mkdtemp(prefix="raynomaly-bench-tracing-"))
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(10_000, FEATURES)) @ rng.normal(size=(FEATURES, FEATURES))
-    arrow_csv.write_csv(pa.table({f"f{j}": X[:, j] for j in range(FEATURES)}), root / "train.csv")
-    environ = {**os.environ, "RAYNOMALY_HOME": str(root / "state"), "RAYNOMALY_STORE": str(root / "models"),
-               "RAYNOMALY_KEYS_DIR": str(root / "keys"), "RAYNOMALY_CONTROLLER_PORT": "48600",
-               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # fmt: skip
-    os.environ.update({k: environ[k] for k in ("RAYNOMALY_KEYS_DIR", "RAYNOMALY_HOME")})
-    train(TrainRequest(MODEL, "iforest", str(root / "train.csv"), params={"random_state": 0}),
-          ModelStore(str(root / "models")))  # fmt: skip
+    _, environ = scratch("tracing")
     flags = [str(part) for flag, port in PORTS.items() for part in (flag, port)]
     path, body, content_type, connections = bodies()[SCENARIO]
     runs: list[dict] = []
@@ -99,15 +81,9 @@ def serving(duration: int, rounds: int) -> list[dict]:
             raynomaly(environ, "up", *flags, "--replicas", "2", *tracing)
             try:
                 settle("gateway", 2)
-                secret = ControllerSettings.resolve(environ).secret_path.read_text().strip()
-                header = f"authorization: Bearer {mint(secret, 'bench', 'client', 3600, rate=1e6)}"
-                wrk.run(HTTP + path, body, content_type, connections, 2, header=header)  # warm-up
                 console.print(f"round {round_}: {config}: {SCENARIO} x{connections} ...")
-                result = wrk.run(HTTP + path, body, content_type, connections, duration, header=header)
-                runs.append({"config": config, "scenario": SCENARIO, "round": round_,
-                             "connections": connections, "rps": result.rate, "p50_ms": result.p50_ms,
-                             "p99_ms": result.p99_ms, "requests": result.requests,
-                             "failed": result.failed})  # fmt: skip
+                runs.append(timed(HTTP + path, body, content_type, connections, duration, bearer(environ),
+                                  warm_s=2, config=config, scenario=SCENARIO, round=round_))  # fmt: skip
             finally:
                 raynomaly(environ, "down", "--ray-port", str(PORTS["--ray-port"]))
     return runs
