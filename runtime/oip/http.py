@@ -2,6 +2,7 @@
 models' metadata, readiness and `infer`, by version when the path names one (as the
 `x-model-version` header pins) or routed by the traffic table (canary, shadow and sticky apply)."""
 
+import functools
 from importlib.metadata import version as package_version
 
 from fastapi import APIRouter, Request
@@ -21,8 +22,9 @@ router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
 MODEL, VERSIONED = "/models/{model}", "/models/{model}/versions/{version}"
 
 
+@functools.cache
 def server_metadata() -> dict:
-    """Who answers, and which protocol extensions it speaks."""
+    """Who answers, and which protocol extensions it speaks (read from the installed package once)."""
     return {"name": "raynomaly", "version": package_version("raynomaly"), "extensions": rest.EXTENSIONS}
 
 
