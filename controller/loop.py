@@ -52,8 +52,11 @@ class Controller:
         source: MetricSource,
         gate: Callable | None = None,
         clock: Callable[[], float] = time.time,
+        sources: Callable[[TargetRef], MetricSource] | None = None,
     ):
         self.store, self.targets, self.source = store, targets, source
+        self._sources = sources
+        """The source of each target where targets differ (another local runtime), else `source`."""
         self._gate, self._clock = gate, clock
         self._probed: dict[str, float] = {}  # model -> when the source was last probed (a throttle)
         # Between the windows' closing looks (which persist both in the record), per rollout: when it
@@ -93,7 +96,7 @@ class Controller:
         now = self._clock()
         strategy = strategy_for(rollout.spec.strategy)
         if rollout.command is None and rollout.phase == Phase.PAUSED and rollout.paused_for_metrics:
-            if self._source_answers(rollout.spec.model, now):
+            if self._source_answers(rollout, now):
                 self._decide(resume(rollout, "the metric source answers again"))
             return
         if rollout.command is None and rollout.phase in (Phase.PROGRESSING, Phase.PROMOTING):
@@ -139,21 +142,25 @@ class Controller:
             rollout.model_copy(update={"waiting": waiting}), ACTOR, "waiting", [event], detail
         )
 
-    def _source_answers(self, model: str, now: float) -> bool:
+    def _source_answers(self, rollout: Rollout, now: float) -> bool:
         """Whether the metric source answers (asked at most every PROBE_EVERY_S per model: a probe is
         a whole scrape)."""
+        model = rollout.spec.model
         if now - self._probed.get(model, float("-inf")) < PROBE_EVERY_S:
             return False
         self._probed[model] = now
         try:
-            self.source.snapshot(model)
+            self._source(rollout.spec.target).snapshot(model)
         except SourceUnavailable:
             return False
         return True
 
+    def _source(self, target: TargetRef) -> MetricSource:
+        return self._sources(target) if self._sources is not None else self.source
+
     def _open_window(self, rollout: Rollout, now: float) -> None:
         try:
-            base = self.source.snapshot(rollout.spec.model)
+            base = self._source(rollout.spec.target).snapshot(rollout.spec.model)
         except SourceUnavailable as e:
             logger.warning("rollout %s: window opened without a baseline: %s", rollout.id, e)
             base = None
@@ -174,7 +181,7 @@ class Controller:
         try:
             if rollout.window_base is None:
                 raise SourceUnavailable("the window opened while the metric source was unreachable")
-            window = increase(rollout.window_base, self.source.snapshot(spec.model))
+            window = increase(rollout.window_base, self._source(spec.target).snapshot(spec.model))
         except SourceUnavailable as e:
             return Look(unreachable(str(e)), rollout.step), rollout
         evidence = accumulate(rollout.evidence, window)

@@ -16,11 +16,14 @@ import uvicorn
 
 from controller.api.app import Services, create_app
 from controller.client import ControllerError, trust
+from controller.environments.spec import load
 from controller.loadtest.gate import LocustGate
 from controller.loop import Controller
 from controller.revocations import publish
 from controller.settings import ControllerSettings
 from controller.sources import source_for
+from controller.sources.alerts import alerts_for
+from controller.sources.runtimes import by_target
 from controller.sources.spec import MetricSource
 from controller.store import open_store
 from controller.targets.registry import Targets
@@ -61,7 +64,8 @@ def serve(settings: ControllerSettings) -> None:
             key=lambda: mint(secret, "raynomaly-loadtest", "client", LOADTEST_KEY_TTL_S),
         )  # fmt: skip
     targets = Targets(settings)
-    controller = Controller(store, targets, source, gate)
+    environments = load(settings.environments)
+    controller = Controller(store, targets, source, gate, sources=by_target(source, settings.runtime))
     stop = threading.Event()
     loop = threading.Thread(target=controller.run, args=(stop, settings.tick_s), name="rollouts", daemon=True)
     services = Services(
@@ -72,12 +76,15 @@ def serve(settings: ControllerSettings) -> None:
         limiter=RateLimiter(settings.rate_per_s, settings.burst, settings.rate_keys),
         alive=loop.is_alive,
         revoked_file=settings.revoked_path,
+        environments=environments,
+        alerts=alerts_for(settings.prometheus_url),
     )
     publish(store, settings.revoked_path)  # revocations made while no controller ran reach the gateway
     loop.start()
     logging.getLogger("raynomaly.controller").info(
-        "control API on %s:%d, metrics from %s", settings.host, settings.port, source.name
-    )
+        "control API on %s:%d, metrics from %s, environments %s from %s", settings.host, settings.port,
+        source.name, " -> ".join(environments.environments), environments.source,
+    )  # fmt: skip
     try:
         server(create_app(services), settings).run()
     finally:
@@ -151,6 +158,9 @@ def start_background(settings: ControllerSettings) -> str:
         command += ["--prometheus-url", settings.prometheus_url]
     if settings.metrics_url:
         command += ["--metrics-url", settings.metrics_url]
+    load(settings.environments)  # a mistake in the environments file is named here, not in the log
+    if settings.environments:
+        command += ["--environments", str(settings.environments.resolve())]
     if settings.tls_cert and settings.tls_key:
         files = provided(settings.tls_cert, settings.tls_key)  # a bad file is named here, not in the log
         command += ["--tls-cert", str(files.cert.resolve()), "--tls-key", str(files.key.resolve())]

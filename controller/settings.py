@@ -39,6 +39,9 @@ class ControllerSettings:
     trusted_proxies: tuple[str, ...] = ()
     """Addresses of reverse proxies whose X-Forwarded-For is believed (none: the peer's address is
     the client's, so a client cannot choose its own rate-limit bucket)."""
+    environments: Path | None = None
+    """The environments file (default: `environments.yaml` in the working folder where it exists,
+    else dev and production on the local runtime; `controller.environments.spec`)."""
     tick_s: float = 0.5
     tls_cert: Path | None = None
     """The control API's certificate (PEM); with `tls_key` it serves HTTPS, TLS 1.3 only."""
@@ -65,6 +68,7 @@ class ControllerSettings:
             "tls_cert": ("RAYNOMALY_CONTROLLER_TLS_CERT", Path),
             "tls_key": ("RAYNOMALY_CONTROLLER_TLS_KEY", Path),
             "ca": ("RAYNOMALY_CA", Path),
+            "environments": ("RAYNOMALY_ENVIRONMENTS", Path),
         }
         values = {}
         for key, (variable, kind) in variables.items():

@@ -1,5 +1,5 @@
-"""Bearer tokens: HS256 JWTs carrying a subject, a role (client < viewer < deployer < admin) and an id
-(`jti`) by which the token can be revoked.
+"""Bearer tokens: HS256 JWTs carrying a subject, a role (client < viewer < deployer < approver <
+admin) and an id (`jti`) by which the token can be revoked.
 
 One secret signs the tokens of both planes: the control API (viewer and up) and inference at the
 gateway (any role; a `client` may only score). A token may name the models it may score (`models`)
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import jwt
 
-ROLES = {"client": 0, "viewer": 1, "deployer": 2, "admin": 3}
+ROLES = {"client": 0, "viewer": 1, "deployer": 2, "approver": 3, "admin": 4}
 ISSUER = "raynomaly"
 ALGORITHM = "HS256"
 MAX_TTL_S = 90 * 24 * 3600

@@ -25,14 +25,18 @@ from controller.api.openapi import (
     UNREADABLE,
     StatusBody,
 )
+from controller.api.promotions import promotion_routes
 from controller.api.refusals import Refusals
 from controller.api.telemetry import AuditCollector, RolloutCollector
+from controller.environments.promotion import Promotions
+from controller.environments.spec import DEFAULTS, Environments
 from controller.kuberay.manifests import parse_image
 from controller.revocations import publish
 from controller.rollouts.create import new_rollout
 from controller.rollouts.decide import check_command
 from controller.rollouts.flat import nest
 from controller.rollouts.spec import COMMANDS, RolloutSpec
+from controller.sources.alerts import AlertSource, NoAlerts
 from controller.store.spec import RolloutStore
 from controller.targets.registry import TARGETS
 from controller.targets.spec import Target, TargetRef
@@ -64,6 +68,9 @@ class Services:
     refusals: Refusals = field(default_factory=Refusals)
     revoked_file: pathlib.Path | None = None
     """Where revoked token ids are published for the gateway (`controller.revocations`)."""
+    environments: Environments = field(default_factory=lambda: Environments(environments=DEFAULTS))
+    alerts: AlertSource = field(default_factory=NoAlerts)
+    """What fired about a version during its soak (Prometheus's alerts, where it is read)."""
 
 
 class _Deploy(BaseModel):
@@ -120,6 +127,13 @@ def create_app(services: Services) -> FastAPI:
 
     viewer, deployer, admin = guard(app, services)
     audit_chain = AuditCollector(store)
+    promotions = Promotions(store, services.environments, services.models, services.targets,
+                            services.alerts, services.clock)  # fmt: skip
+    answers = {
+        "changing": {**CHANGING, **MISSING, **UNAVAILABLE, **UNREADABLE},
+        "reading": {**PROTECTED, **MISSING, **UNAVAILABLE},
+    }
+    app.include_router(promotion_routes(promotions, viewer, deployer, versions_change, answers))
 
     async def translate(request: Request, error: Exception):
         status = http_status(error)

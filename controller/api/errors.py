@@ -1,8 +1,10 @@
 """The one table from domain errors to HTTP status codes of the control API."""
 
 from controller.api.deletion import VersionInUse
+from controller.environments.promotion import PromotionRefused
 from controller.rollouts.create import RolloutRefused
 from controller.rollouts.decide import CommandRefused
+from controller.sources.spec import SourceUnavailable
 from controller.store.spec import StoreError
 from controller.targets.spec import TargetError
 from models.errors import (
@@ -23,6 +25,7 @@ STATUS: dict[type[Exception], int] = {
     LookupError: 404,
     ModelNotFound: 404,
     RolloutRefused: 409,
+    PromotionRefused: 409,
     CommandRefused: 409,
     VersionInUse: 409,
     StoreError: 409,
@@ -32,6 +35,7 @@ STATUS: dict[type[Exception], int] = {
     InvalidSpec: 422,
     ValueError: 422,
     TargetError: 503,
+    SourceUnavailable: 503,
     DeployFailed: 503,
     StoreWriteFailed: 503,
     KeyringError: 503,

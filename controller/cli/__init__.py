@@ -7,7 +7,7 @@ client. Errors are reported through one table (`controller/cli/errors.py`).
 
 import typer
 
-from controller.cli import batch, kuberay, loadtest, models, monitor, rollouts, runtime
+from controller.cli import batch, kuberay, loadtest, models, monitor, promotions, rollouts, runtime
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -21,6 +21,7 @@ rollouts.register(app)
 kuberay.register(app)
 loadtest.register(app)
 monitor.register(app)
+promotions.register(app)
 
 
 def main() -> None:

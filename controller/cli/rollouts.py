@@ -217,6 +217,10 @@ def report_command(
     out.print(f"wrote {written}")
 
 
+ENVIRONMENTS_HELP = (
+    "The environments file (default: environments.yaml here where it exists, else dev and production "
+    "on the local runtime)."
+)
 controller_app = typer.Typer(no_args_is_help=True, help="The controller service and its tokens.")
 
 
@@ -234,6 +238,7 @@ def run(
         Path | None, typer.Option(help="Serve HTTPS (TLS 1.3) with this certificate (PEM).")
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key (PEM).")] = None,
+    environments: Annotated[Path | None, typer.Option(help=ENVIRONMENTS_HELP)] = None,
 ):
     """Run the rollout loop and the control API in the foreground.
 
@@ -242,6 +247,7 @@ def run(
 
     flags = {"prometheus_url": prometheus_url, "metrics_url": metrics_url, "gateway_url": gateway_url}
     flags |= {"kubeconfig": kubeconfig, "kube_context": context, "tls_cert": tls_cert, "tls_key": tls_key}
+    flags |= {"environments": environments}
     service.serve(ControllerSettings.resolve(host=host, port=port, **flags))
 
 
@@ -250,11 +256,15 @@ def run(
 def start(
     prometheus_url: Annotated[str | None, typer.Option(help="Read metrics from this Prometheus.")] = None,
     metrics_url: Annotated[str | None, typer.Option(help="Scrape this Ray metrics endpoint.")] = None,
+    environments: Annotated[Path | None, typer.Option(help=ENVIRONMENTS_HELP)] = None,
 ):
-    """(Re)start the controller in the background, e.g. after a crash or to change its metric source."""
+    """(Re)start the controller in the background, e.g. after a crash, to change its metric source or
+    to read a changed environments file."""
     from controller import service
 
-    settings = ControllerSettings.resolve(prometheus_url=prometheus_url, metrics_url=metrics_url)
+    settings = ControllerSettings.resolve(
+        prometheus_url=prometheus_url, metrics_url=metrics_url, environments=environments
+    )
     url = service.start_background(settings.with_recorded_tls())
     out.print(f"controller at {url}")
 
@@ -277,7 +287,11 @@ token_app = typer.Typer(help="Mint a token signed with the local controller's se
 def token(
     context: typer.Context,
     role: Annotated[
-        str, typer.Option(help="client (may only score), viewer, deployer or admin (each may score).")
+        str,
+        typer.Option(
+            help="client (may only score), viewer, deployer, approver (approves promotions) or admin "
+            "(each may score)."
+        ),
     ] = "viewer",
     subject: Annotated[str, typer.Option(help="Who the token is for (shows in the audit log).")] = "user",
     ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 1h or 30m; at most 90 days.")] = "24h",

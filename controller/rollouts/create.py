@@ -1,5 +1,6 @@
 """`new_rollout`: check a rollout request against what the model serves now (pure)."""
 
+from controller.environments.records import Promotion
 from controller.rollouts.spec import Rollout, RolloutSpec
 from controller.rollouts.strategies import strategy_for
 from controller.targets.spec import Served
@@ -26,10 +27,15 @@ def stable_of(served: Served) -> int | None:
 
 
 def new_rollout(
-    spec: RolloutSpec, served: Served, now: float, feature_bins: dict[str, int] | None = None
+    spec: RolloutSpec,
+    served: Served,
+    now: float,
+    feature_bins: dict[str, int] | None = None,
+    promotion: Promotion | None = None,
 ) -> Rollout:
     """The Pending record of `spec`, or RolloutRefused saying why it cannot start (pure).
-    `feature_bins` are the candidate's (`models.drift.bin_counts` of its manifest)."""
+    `feature_bins` are the candidate's (`models.drift.bin_counts` of its manifest); `promotion`, why
+    it was promoted to an environment."""
     if spec.thresholds.max_input_drift is not None and not feature_bins:
         raise RolloutRefused(
             f"version {spec.candidate} of {spec.model} was published without feature bins, so its "
@@ -49,6 +55,8 @@ def new_rollout(
         previous_options=previous,
         previous_cluster=served.cluster if spec.upgrade is not None else None,
         feature_bins=feature_bins,
+        environment=promotion.environment if promotion else None,
+        promotion=promotion,
         created=now,
         updated=now,
     )

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from controller.analysis.loadtest import LoadTest
 from controller.analysis.thresholds import Thresholds
+from controller.environments.records import Promotion
 from controller.rollouts.flat import nest
 from controller.rollouts.state import TERMINAL, Counts, Phase
 from controller.rollouts.strategies import DEFAULT, STRATEGIES
@@ -136,6 +137,10 @@ class Rollout(BaseModel):
     waiting: str | None = None
     """What the current step is waiting for on the target (readiness, a cluster upgrade), if anything."""
     reason: str = ""
+    environment: str | None = None
+    """The environment it was promoted to (`raynomaly promote`); None for a direct deploy."""
+    promotion: Promotion | None = None
+    """Who promoted it, why, and on what evidence (None for a direct deploy)."""
     created: float
     updated: float
     revision: int = 0

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from controller.analysis.verdict import Verdict
 from controller.audit import AuditEntry, Verification
+from controller.environments.records import Approval
 from controller.rollouts.spec import Rollout
 
 
@@ -42,6 +43,12 @@ class RolloutStore(Protocol):
 
     def verify_audit(self, full: bool = False) -> Verification:
         """The audit log checked against the store's key: from the last verified entry on, or whole."""
+
+    def approve(self, approval: Approval) -> Approval:
+        """Record an approval; audited in the same transaction."""
+
+    def approvals(self, model: str | None = None, version: int | None = None) -> list[Approval]:
+        """Approvals, oldest first."""
 
     def revoke(self, jti: str, actor: str) -> None:
         """Deny the token with this id from now on; audited."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from controller.analysis.verdict import VERDICT, Verdict
 from controller.audit import GENESIS, AuditEntry, Checkpoint, Verification, entry_mac, is_keyed, verify
+from controller.environments.records import Approval
 from controller.rollouts.spec import Rollout
 from controller.store.spec import StoreError
 from models.private import ensure_secret, private_folder, tighten
@@ -37,6 +38,12 @@ CREATE INDEX IF NOT EXISTS events_by_rollout ON events(rollout, seq);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, ts REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     rollout TEXT, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT PRIMARY KEY, model TEXT NOT NULL, version INTEGER NOT NULL, environment TEXT NOT NULL,
+    created REAL NOT NULL, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS approvals_by_version ON approvals(model, version, environment);
+CREATE TRIGGER IF NOT EXISTS approvals_no_update BEFORE UPDATE ON approvals
+    BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
 CREATE TABLE IF NOT EXISTS revoked (
     jti TEXT PRIMARY KEY, ts REAL NOT NULL, actor TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
@@ -105,7 +112,11 @@ class SqliteStore:
                         rollout.model_dump_json(),
                     ),
                 )
-                self._append_audit(db, actor, "create", rollout.id, rollout.spec.model_dump(mode="json"))
+                detail = rollout.spec.model_dump(mode="json")
+                if rollout.promotion is not None:
+                    detail["promotion"] = rollout.promotion.model_dump(mode="json")
+                action = "promote" if rollout.promotion is not None else "create"
+                self._append_audit(db, actor, action, rollout.id, detail)
         except sqlite3.IntegrityError as e:
             active = self.list(rollout.spec.model, active=True)
             which = f" ({active[0].id}, {active[0].phase.value})" if active else ""
@@ -210,6 +221,26 @@ class SqliteStore:
     def _last_seq(self) -> int:
         row = self._connection().execute("SELECT MAX(seq) FROM audit").fetchone()
         return row[0] or 0
+
+    def approve(self, approval: Approval) -> Approval:
+        """Record an approval and its audit entry together."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?)",
+                (approval.id, approval.model, approval.version, approval.environment, approval.created,
+                 approval.model_dump_json()),
+            )  # fmt: skip
+            self._append_audit(db, approval.actor, "approve", None, approval.model_dump(mode="json"))
+        return approval
+
+    def approvals(self, model: str | None = None, version: int | None = None) -> list[Approval]:
+        query, args = "SELECT record FROM approvals WHERE 1=1", []
+        if model is not None:
+            query, args = query + " AND model = ?", [*args, model]
+        if version is not None:
+            query, args = query + " AND version = ?", [*args, version]
+        rows = self._connection().execute(query + " ORDER BY created", args).fetchall()
+        return [Approval.model_validate_json(r[0]) for r in rows]
 
     def revoke(self, jti: str, actor: str) -> None:
         """Deny the token with id `jti` from now on (revoking it twice is harmless), audited."""

@@ -3,6 +3,9 @@ REST API, with the runtime's served state (`served.json`, `runtime.record`) as t
 every model: each change is recorded there, guarded by the revision it was based on, before it is
 applied."""
 
+from dataclasses import replace
+from pathlib import Path
+
 import httpx
 
 from controller.settings import ControllerSettings
@@ -80,5 +83,10 @@ class LocalTarget:
 
 
 def build(ref: TargetRef, settings: ControllerSettings) -> LocalTarget:
-    """The runtime `raynomaly up` started under the controller's state folder."""
-    return LocalTarget(settings.runtime)
+    """The runtime `raynomaly up` started under the controller's state folder, or under `ref.home`."""
+    return LocalTarget(home_settings(ref, settings.runtime))
+
+
+def home_settings(ref: TargetRef, settings: RuntimeSettings) -> RuntimeSettings:
+    """The settings of the runtime `ref` names: another local runtime's state folder where it has one."""
+    return settings if ref.home is None else replace(settings, state_dir=Path(ref.home))

@@ -35,10 +35,15 @@ class TargetRef(BaseModel):
     """A name in `controller.targets.TARGETS`."""
     namespace: str | None = None
     rayservice: str | None = None
+    home: str | None = None
+    """local: the state folder of another local runtime (the `RAYNOMALY_HOME` it was started with);
+    None: the controller's own."""
 
     @model_validator(mode="after")
     def _complete(self) -> "TargetRef":
         named = {"namespace": self.namespace, "rayservice": self.rayservice}
+        if self.home is not None and self.kind != "local":
+            raise ValueError(f"home names another local runtime; the {self.kind!r} target has none")
         if self.kind == "kuberay":
             for key, value in named.items():
                 if value is None or not _DNS_LABEL.fullmatch(value):
@@ -50,7 +55,9 @@ class TargetRef(BaseModel):
         return self
 
     def __str__(self) -> str:
-        return self.kind if self.kind != "kuberay" else f"kuberay:{self.namespace}/{self.rayservice}"
+        if self.kind == "kuberay":
+            return f"kuberay:{self.namespace}/{self.rayservice}"
+        return self.kind if self.home is None else f"{self.kind}:{self.home}"
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,7 @@ def test_tokens_carry_subject_and_role():
         require(who, "admin")
     with pytest.raises(Unauthorized, match="expired"):
         authenticate(SECRET, f"Bearer {mint(SECRET, 'bob', 'viewer', 10, now=time.time() - 60)}")
-    with pytest.raises(ValueError, match="choose one of client, viewer, deployer, admin"):
+    with pytest.raises(ValueError, match="choose one of client, viewer, deployer, approver, admin"):
         mint(SECRET, "bob", "root", 60)
 
 
