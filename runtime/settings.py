@@ -30,11 +30,30 @@ class Ports:
     haproxy_metrics: int = 9101
     haproxy_stats: int = 8404
 
+    @staticmethod
+    def parse_range(text: str, flag: str) -> tuple[int, int]:
+        """`LOW..HIGH` (pure); ValueError naming `flag` and the expected form."""
+        low, separator, high = text.partition("..")
+        try:
+            bounds = (int(low), int(high))
+        except ValueError:
+            raise ValueError(f"{flag} {text!r}: use LOW..HIGH, e.g. 32000..33000") from None
+        if not separator or not 1024 <= bounds[0] <= bounds[1] <= 65535:
+            raise ValueError(f"{flag} {text!r}: use LOW..HIGH with 1024 <= LOW <= HIGH <= 65535")
+        return bounds
+
+    def ranges(self) -> dict[str, tuple[int, int]]:
+        """The port ranges by flag name."""
+        return {"--direct-http-ports": self.direct_http, "--direct-grpc-ports": self.direct_grpc}
+
     def named(self) -> dict[str, int]:
         """The single ports by flag name (for the port-in-use check)."""
         single = {"--ray-port": self.gcs, "--dashboard-port": self.dashboard, "--http-port": self.http}
         single |= {"--grpc-port": self.grpc, "--metrics-port": self.metrics}
-        return single | {"haproxy metrics": self.haproxy_metrics, "haproxy stats": self.haproxy_stats}
+        return single | {
+            "--haproxy-metrics-port": self.haproxy_metrics,
+            "--haproxy-stats-port": self.haproxy_stats,
+        }
 
 
 TLS_MODES = ("off", "self-signed", "files")
@@ -153,6 +172,9 @@ class RuntimeSettings:
             raise ValueError(f"unknown ingress {settings.ingress!r}; choose one of {', '.join(INGRESSES)}")
         low, high = RAY_WORKER_PORTS
         inside = [f"{flag} {port}" for flag, port in settings.ports.named().items() if low <= port <= high]
+        inside += [
+            f"{flag} {a}..{b}" for flag, (a, b) in settings.ports.ranges().items() if a <= high and b >= low
+        ]
         if inside:
             raise ValueError(
                 f"{', '.join(inside)}: inside Ray's worker port range {low}-{high}, where Ray's own "

@@ -28,7 +28,9 @@ READY_TIMEOUT_S = 300.0
 
 
 def _settings(store: str | None = None, **flags) -> RuntimeSettings:
-    ports = {k: flags.pop(k) for k in ("gcs", "dashboard", "http", "grpc", "metrics") if k in flags}
+    names = ("gcs", "dashboard", "http", "grpc", "metrics", "haproxy_metrics", "haproxy_stats", "direct_http",
+             "direct_grpc")  # fmt: skip
+    ports = {k: flags.pop(k) for k in names if k in flags}
     return RuntimeSettings.resolve(store=store, ports=ports, **flags)
 
 
@@ -58,6 +60,24 @@ def up(
     metrics_port: Annotated[int | None, typer.Option(help="Ray metrics export port (default 8080).")] = None,
     ingress: Annotated[
         str | None, typer.Option(help="haproxy (fastest, default) or proxy (Serve's).")
+    ] = None,
+    haproxy_metrics_port: Annotated[
+        int | None, typer.Option(help="HAProxy's metrics port (default 9101).")
+    ] = None,
+    haproxy_stats_port: Annotated[
+        int | None, typer.Option(help="HAProxy's stats port (default 8404).")
+    ] = None,
+    direct_http_ports: Annotated[
+        str | None,
+        typer.Option(
+            help="Ports the gateway replicas' own HTTP listeners take, LOW..HIGH (default 30000..31000)."
+        ),
+    ] = None,
+    direct_grpc_ports: Annotated[
+        str | None,
+        typer.Option(
+            help="Ports the gateway replicas' own gRPC listeners take, LOW..HIGH (default 40000..41000)."
+        ),
     ] = None,
     num_cpus: Annotated[
         int | None, typer.Option(help="Logical CPUs Ray schedules replicas and jobs on (default 4).")
@@ -110,15 +130,18 @@ def up(
     from runtime.record import read_runtime, tracing_for_up
     from runtime.restore import restored
     from runtime.serving import put, wait_ready
-    from runtime.settings import TlsSettings, TracingSettings
+    from runtime.settings import Ports, TlsSettings, TracingSettings
 
     bounds = RuntimeSettings.parse_replicas(replicas) if replicas is not None else None
     secure = TlsSettings.parse(tls, tls_cert, tls_key, https_port=https_port, grpcs_port=grpcs_port)
     asked = None
     if tracing_sample is not None or otlp_endpoint is not None:
         asked = TracingSettings.parse(tracing_sample, otlp_endpoint)
+    ranges = {"direct_http": direct_http_ports, "direct_grpc": direct_grpc_ports}
+    ranges = {k: Ports.parse_range(v, f"--{k.replace('_', '-')}-ports") for k, v in ranges.items() if v}
     settings = _settings(store, http=http_port, grpc=grpc_port, dashboard=dashboard_port, gcs=ray_port,
-                         metrics=metrics_port, ingress=ingress, num_cpus=num_cpus,
+                         metrics=metrics_port, haproxy_metrics=haproxy_metrics_port,
+                         haproxy_stats=haproxy_stats_port, **ranges, ingress=ingress, num_cpus=num_cpus,
                          replicas=bounds, tls=secure)  # fmt: skip
     settings = replace(settings, tracing=tracing_for_up(asked, read_runtime(settings)))
     tracing.check_exporter(settings.tracing)  # a missing exporter: refused before Ray starts

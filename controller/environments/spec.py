@@ -165,7 +165,7 @@ def load(path: Path | None = None) -> Environments:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping with an 'environments' key")
     try:
-        return Environments(**data, source=str(path))
+        return Environments.model_validate({**data, "source": str(path)})
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
         raise ValueError(f"{path}: {problems}") from None
