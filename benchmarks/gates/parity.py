@@ -126,7 +126,7 @@ def main() -> int:
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=120)  # CI logs are wide
     started = time.perf_counter()
     checks = []
     with tempfile.TemporaryDirectory() as folder:

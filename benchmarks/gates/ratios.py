@@ -165,7 +165,7 @@ def main() -> int:
     parser.add_argument("--recorded", type=Path, default=RECORDED)
     parser.add_argument("--fresh", type=Path, help="a quick run's document to compare (default: run one now)")
     args = parser.parse_args()
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=120)  # CI logs are wide
     started = time.perf_counter()
     try:
         recorded_document = load(args.recorded)
