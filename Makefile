@@ -10,7 +10,7 @@ CLIENTS_STAMP := $(CLIENTS)/.installed
 CLIENTS_REQUIREMENTS := tests/clients/requirements.txt
 DEMO := .raynomaly/demo
 
-.PHONY: setup clients system run stop test bench lint clean
+.PHONY: setup clients system run stop test gates gate-parity gate-ratios bench lint clean
 
 setup: $(STAMP) $(STUBS)
 
@@ -76,6 +76,17 @@ stop: setup
 
 test: system setup clients lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The quality gates, a CI job of their own (not part of `make test`; neither starts Ray): every
+# detector's compiled scorers against their PyOD references, then the scoring benchmark's speed-ups
+# against those recorded in benchmarks/results/scoring.json (RATIOS_ARGS=--tolerance 0.6 to loosen).
+gates: gate-parity gate-ratios
+
+gate-parity: setup
+	$(BIN)/python benchmarks/gates/parity.py
+
+gate-ratios: setup
+	$(BIN)/python benchmarks/gates/ratios.py $(RATIOS_ARGS)
 
 bench: system setup
 	$(BIN)/python benchmarks/bench_scoring.py

@@ -5,6 +5,10 @@ noise hits both alike); each cell is the median of several rounds. Results go to
 `benchmarks/results/scoring.json` and are printed as a table.
 
     python benchmarks/bench_scoring.py [--rounds 5] [--train-rows 10000] [--features 20]
+
+`--quick` measures the same cells in 3 rounds and writes the document to `--output` (default:
+standard output, the table then goes to standard error); it never writes into `benchmarks/results/`.
+The ratios gate (`benchmarks/gates/ratios.py`) compares such a run with the recorded speed-ups.
 """
 
 import argparse
@@ -12,6 +16,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 import warnings
 from datetime import UTC, datetime
@@ -35,6 +40,7 @@ GOALS = [  # (detector, batch, minimum speed-up of the auto backend)
     ("copod", 1, 1000.0),
 ]
 RESULTS = Path(__file__).parent / "results" / "scoring.json"
+QUICK_ROUNDS = 3
 
 
 def data(rows: int, features: int, seed: int) -> np.ndarray:
@@ -139,13 +145,26 @@ def table(results: list[dict]) -> Table:
     return view
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
+    """The command line; `output` is where the document goes (`-`: standard output)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, help=f"default 5, {QUICK_ROUNDS} with --quick")
     parser.add_argument("--train-rows", type=int, default=10_000)
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--detectors", default=",".join(detectors.DETECTORS))
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, never into results/")
+    parser.add_argument("--output", type=Path, help=f"the JSON document, - for stdout (default {RESULTS})")
     args = parser.parse_args()
+    args.rounds = args.rounds or (QUICK_ROUNDS if args.quick else 5)
+    args.output = args.output or (Path("-") if args.quick else RESULTS)
+    recorded = RESULTS.parent.resolve()
+    if args.quick and args.output != Path("-") and args.output.resolve().parent == recorded:
+        parser.error(f"a --quick run never replaces recorded results: pass --output outside {recorded}")
+    return args
+
+
+def main() -> None:
+    args = arguments()
     console = Console(stderr=True)
     train = data(args.train_rows, args.features, seed=0)
     queries = data(max(BATCHES) * 2, args.features, seed=1)
@@ -171,7 +190,7 @@ def main() -> None:
             "rounds": args.rounds,
             "batches": list(BATCHES),
             "compiled_threads": 1,
-            "reference_threads": "library default",
+            "reference_threads": os.environ.get("OMP_NUM_THREADS", "library default"),
         },
         "libraries": {
             n: metadata.version(n) for n in ("numpy", "pyod", "scikit-learn", "numba", "onnxruntime")
@@ -179,13 +198,19 @@ def main() -> None:
         "results": results,
         "goals": goals(results) if set(names) == set(detectors.DETECTORS) else [],
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
-    out = Console()
+    text = json.dumps(document, indent=2) + "\n"
+    to_stdout = args.output == Path("-")
+    if to_stdout:
+        sys.stdout.write(text)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+    out = console if to_stdout else Console()
     out.print(table(results))
     for goal in document["goals"]:
         out.print(f"{'met ' if goal['met'] else 'MISSED'}  {goal['goal']}: {goal['measured']}")
-    out.print(f"written to {RESULTS}")
+    if not to_stdout:
+        out.print(f"written to {args.output}")
 
 
 if __name__ == "__main__":

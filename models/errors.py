@@ -4,6 +4,11 @@ Third-party failures (PyOD, scikit-learn, ONNX Runtime, the filesystem) are tran
 once, where they happen; the CLI maps them to exit codes and later the APIs to status codes.
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.parity import ParityReport
+
 
 class ModelError(Exception):
     """Base class: a model operation could not be done; the message tells the user why."""
@@ -57,7 +62,14 @@ class StoreWriteFailed(ModelError):
 
 
 class ParityFailed(ModelError):
-    """The compiled scorer disagrees with the reference beyond tolerance; nothing was published."""
+    """The compiled scorer disagrees with the reference beyond tolerance; nothing was published.
+
+    `report` holds every measurement, the failing ones included.
+    """
+
+    def __init__(self, message: str, report: "ParityReport | None" = None):
+        super().__init__(message)
+        self.report = report
 
 
 class CompileError(ModelError):

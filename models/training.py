@@ -101,7 +101,8 @@ def train(
         advice = f"try --backend {' or '.join(others)}" if others else "please report this as a bug"
         raise ParityFailed(
             f"{detector.name} compiled with {backend.name} disagrees with {report.reference}: "
-            f"{'; '.join(report.failures)}; nothing was published; {advice}"
+            f"{'; '.join(report.failures)}; nothing was published; {advice}",
+            report,
         )
 
     draft = Manifest(

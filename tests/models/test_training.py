@@ -64,9 +64,10 @@ def test_a_scorer_outside_tolerance_is_never_published(store_uri, data_file):
         "hbos": Tolerance(max_relative_diff=-1.0, min_spearman=1.0, max_label_flips=0),
     }
     store = ModelStore(store_uri)
-    with pytest.raises(ParityFailed, match="nothing was published"):
+    with pytest.raises(ParityFailed, match="nothing was published") as refused:
         train(TrainRequest("m", "hbos", path), store, tolerances=impossible)
     assert store.versions("m") == []
+    assert not refused.value.report.passed and refused.value.report.tolerance == impossible["hbos"]
 
 
 @pytest.mark.parametrize(
