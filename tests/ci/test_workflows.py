@@ -114,7 +114,8 @@ def test_ci_runs_every_gate_of_make_gates_in_a_job_of_its_own():
     gates = make_prerequisites("gates")
     assert gates and "gates" not in make_prerequisites("test")
     gate_job = scripts(load("ci.yml"), "gates")
-    assert "make gates" in gate_job or all(f"make {gate}" in gate_job for gate in gates), gate_job
+    commands = [line.split()[:2] for line in gate_job]
+    assert ["make", "gates"] in commands or all(["make", gate] in commands for gate in gates), gate_job
 
 
 def test_ci_uses_python_3_11_with_a_pip_cache_and_reads_no_more_than_the_code():
