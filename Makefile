@@ -68,6 +68,8 @@ run: setup
 	@echo "  $(BIN)/raynomaly loadtest demo --rps 50 --duration 3m --data $(DEMO)/train.csv"
 	@echo "  $(BIN)/raynomaly deploy demo 2 --steps 10,50,100 --interval 15s   # prints the rollout id"
 	@echo "  $(BIN)/raynomaly rollout watch ID     (each judge's evidence, live; Ctrl-C leaves it running)"
+	@echo "Or through environments (dev, then production after a soak and an approval; README: From dev to production):"
+	@echo "  $(BIN)/raynomaly promote demo 2 --to dev --reason \"new detector\"    then    --to production"
 	@echo "Or move traffic by hand: $(BIN)/raynomaly traffic set demo 1=90 2=10"
 	@echo "See what runs: $(BIN)/raynomaly status    Stop everything: make stop"
 

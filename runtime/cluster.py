@@ -78,6 +78,10 @@ def environment(settings: RuntimeSettings) -> dict[str, str]:
             "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(run / "server-state"),
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(ports.haproxy_metrics),
             "RAY_SERVE_HAPROXY_STATS_PORT": str(ports.haproxy_stats),
+            # Serve's own proxies behind HAProxy: on ports of this cluster's own, or a second cluster's
+            # HAProxy falls back to the first cluster's proxy (and its gateway) during a table change
+            "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(ports.fallback_http),
+            "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT": str(ports.fallback_grpc),
             # a request whose gateway replica died before answering (the connection closed with no
             # response) is sent again, to another replica; HAProxy keeps requests of up to 16 KB to
             # replay them (larger bodies fail as before). Scoring is idempotent. Twice: until HAProxy

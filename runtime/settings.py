@@ -29,6 +29,9 @@ class Ports:
     direct_grpc: tuple[int, int] = (40000, 41000)
     haproxy_metrics: int = 9101
     haproxy_stats: int = 8404
+    fallback_http: int = 8500
+    """Serve's own HTTP proxy behind HAProxy (HAProxy's fallback while a route has no replica)."""
+    fallback_grpc: int = 9500
 
     @staticmethod
     def parse_range(text: str, flag: str) -> tuple[int, int]:
@@ -50,9 +53,10 @@ class Ports:
         """The single ports by flag name (for the port-in-use check)."""
         single = {"--ray-port": self.gcs, "--dashboard-port": self.dashboard, "--http-port": self.http}
         single |= {"--grpc-port": self.grpc, "--metrics-port": self.metrics}
+        single |= {"--haproxy-metrics-port": self.haproxy_metrics, "--haproxy-stats-port": self.haproxy_stats}
         return single | {
-            "--haproxy-metrics-port": self.haproxy_metrics,
-            "--haproxy-stats-port": self.haproxy_stats,
+            "--fallback-http-port": self.fallback_http,
+            "--fallback-grpc-port": self.fallback_grpc,
         }
 
 

@@ -28,8 +28,8 @@ READY_TIMEOUT_S = 300.0
 
 
 def _settings(store: str | None = None, **flags) -> RuntimeSettings:
-    names = ("gcs", "dashboard", "http", "grpc", "metrics", "haproxy_metrics", "haproxy_stats", "direct_http",
-             "direct_grpc")  # fmt: skip
+    names = ("gcs", "dashboard", "http", "grpc", "metrics", "haproxy_metrics", "haproxy_stats",
+             "fallback_http", "fallback_grpc", "direct_http", "direct_grpc")  # fmt: skip
     ports = {k: flags.pop(k) for k in names if k in flags}
     return RuntimeSettings.resolve(store=store, ports=ports, **flags)
 
@@ -66,6 +66,12 @@ def up(
     ] = None,
     haproxy_stats_port: Annotated[
         int | None, typer.Option(help="HAProxy's stats port (default 8404).")
+    ] = None,
+    fallback_http_port: Annotated[
+        int | None, typer.Option(help="Serve's own HTTP proxy behind HAProxy (default 8500).")
+    ] = None,
+    fallback_grpc_port: Annotated[
+        int | None, typer.Option(help="Serve's own gRPC proxy behind HAProxy (default 9500).")
     ] = None,
     direct_http_ports: Annotated[
         str | None,
@@ -141,7 +147,8 @@ def up(
     ranges = {k: Ports.parse_range(v, f"--{k.replace('_', '-')}-ports") for k, v in ranges.items() if v}
     settings = _settings(store, http=http_port, grpc=grpc_port, dashboard=dashboard_port, gcs=ray_port,
                          metrics=metrics_port, haproxy_metrics=haproxy_metrics_port,
-                         haproxy_stats=haproxy_stats_port, **ranges, ingress=ingress, num_cpus=num_cpus,
+                         haproxy_stats=haproxy_stats_port, fallback_http=fallback_http_port,
+                         fallback_grpc=fallback_grpc_port, **ranges, ingress=ingress, num_cpus=num_cpus,
                          replicas=bounds, tls=secure)  # fmt: skip
     settings = replace(settings, tracing=tracing_for_up(asked, read_runtime(settings)))
     tracing.check_exporter(settings.tracing)  # a missing exporter: refused before Ray starts

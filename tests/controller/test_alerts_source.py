@@ -41,7 +41,8 @@ def test_an_alert_firing_about_the_version_is_seen_and_others_are_not(tmp_path):
     [
         pytest.param(503, {"status": "error", "error": "overloaded"}, id="server-error"),
         pytest.param(200, {"status": "error", "error": "bad query"}, id="query-error"),
-        pytest.param(200, {"status": "success", "data": {"resultType": "vector", "result": []}}, id="not-a-range"),
+        pytest.param(200, {"status": "success", "data": {"resultType": "vector", "result": []}},
+                     id="not-a-range"),
     ],
 )  # fmt: skip
 def test_prometheus_failures_are_unavailable(status, body):

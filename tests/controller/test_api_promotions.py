@@ -134,9 +134,9 @@ def test_the_whole_path_from_dev_to_production(api):
     entries = client.get("/api/v1/audit", headers=ADMIN).json()
     steps = [(e["actor"], e["action"]) for e in entries["entries"] if e["action"] not in ("succeeded",)]
     assert steps == [
-        ("bob", "promote-refused"), ("alice", "approve-refused"), ("bob", "promote"), ("bob", "promote-refused"),
-        ("bob", "denied"), ("alice", "approve"), ("alice", "promote-refused"), ("bob", "promote-refused"),
-        ("bob", "promote"),
+        ("bob", "promote-refused"), ("alice", "approve-refused"), ("bob", "promote"),
+        ("bob", "promote-refused"), ("bob", "denied"), ("alice", "approve"), ("alice", "promote-refused"),
+        ("bob", "promote-refused"), ("bob", "promote"),
     ]  # fmt: skip
     assert entries["valid"]
     last = entries["entries"][-1]["detail"]
@@ -176,11 +176,13 @@ def test_a_rollback_upstream_revokes_eligibility_and_the_approval(api):
     [
         pytest.param(lambda c: promote(c, "qa", BOB), 404, "no environment 'qa'", id="unknown-environment"),
         pytest.param(lambda c: promote(c, "dev", BOB, version=9), 404, "version 9", id="unknown-version"),
-        pytest.param(lambda c: promote(c, "dev", BOB, version=1), 409, "already serves", id="already-serving"),
+        pytest.param(lambda c: promote(c, "dev", BOB, version=1), 409, "already serves",
+                     id="already-serving"),
         pytest.param(lambda c: promote(c, "dev", as_("viewer", "vic")), 403, "deployer", id="viewer"),
         pytest.param(lambda c: promote(c, "dev", {}), 401, "bearer", id="no-token"),
         pytest.param(lambda c: promote(c, "dev", BOB, colour="red"), 422, "colour", id="unknown-field"),
-        pytest.param(lambda c: approve(c, "dev", ALICE), 409, "needs no approval", id="dev-needs-no-approval"),
+        pytest.param(lambda c: approve(c, "dev", ALICE), 409, "needs no approval",
+                     id="dev-needs-no-approval"),
         pytest.param(lambda c: c.post("/api/v1/models/fraud/versions/2/approve", json={"for": "production"},
                                       headers=ALICE), 422, "reason", id="approval-without-reason"),
     ],

@@ -96,3 +96,37 @@ def test_the_state_folder_is_its_owners_alone_whatever_the_umask(tmp_path):
         os.umask(previous)
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert stat.S_IMODE((state / "ray").stat().st_mode) == 0o700
+
+
+def test_every_port_a_second_cluster_would_share_is_its_own(tmp_path):
+    """Two runtimes on one machine: HAProxy's ports, Serve's own proxies behind it (HAProxy's fallback)
+    and the replicas' direct-ingress ranges all follow the settings."""
+    ports = Ports(haproxy_metrics=38101, haproxy_stats=38404, fallback_http=38500, fallback_grpc=39500,
+                  direct_http=(32000, 32999), direct_grpc=(42000, 42999))  # fmt: skip
+    environ = cluster.environment(RuntimeSettings(state_dir=tmp_path, ports=ports))
+    assert (environ["RAY_SERVE_FALLBACK_PROXY_HTTP_PORT"], environ["RAY_SERVE_FALLBACK_PROXY_GRPC_PORT"]) == (
+        "38500", "39500")  # fmt: skip
+    assert environ["RAY_SERVE_HAPROXY_METRICS_PORT"] == "38101"
+    assert environ["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"] == "32000"
+    assert environ["RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT"] == "42999"
+    assert {"--fallback-http-port": 38500, "--haproxy-stats-port": 38404}.items() <= ports.named().items()
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        pytest.param("32000", "use LOW..HIGH", id="one-port"),
+        pytest.param("a..b", "use LOW..HIGH", id="not-numbers"),
+        pytest.param("33000..32000", "LOW <= HIGH", id="backwards"),
+        pytest.param("80..90", "1024 <= LOW", id="privileged"),
+    ],
+)
+def test_port_ranges_are_checked(text, says):
+    with pytest.raises(ValueError, match=f"--direct-http-ports '{text}': .*{says}"):
+        Ports.parse_range(text, "--direct-http-ports")
+    assert Ports.parse_range("32000..32999", "--direct-http-ports") == (32000, 32999)
+
+
+def test_a_range_reaching_into_rays_worker_ports_is_refused():
+    with pytest.raises(ValueError, match="--direct-http-ports 19000..21000: inside Ray's worker port range"):
+        RuntimeSettings.resolve({}, ports={"direct_http": (19000, 21000)})
