@@ -8,26 +8,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from controller.api.app import Services, create_app
 from controller.store import open_store
-from models.store import ModelStore
-from models.training import TrainRequest, train
 from runtime.ratelimit import RateLimiter
 from runtime.tokens import mint
 from runtime.traffic import ModelTraffic
 from tests.controller.doubles import TargetDouble
 
 SECRET = "s" * 64
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    from models.demo import write
-
-    root = tmp_path_factory.mktemp("api")
-    write(root / "demo")
-    store = ModelStore(str(root / "models"))
-    for detector in ("iforest", "hbos"):
-        train(TrainRequest("fraud", detector, str(root / "demo" / "train.csv"), params={}), store)
-    return store
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ from controller.api.app import Services, create_app
 from controller.environments.spec import Environments
 from controller.rollouts.state import Phase
 from controller.store import open_store
-from models.store import ModelStore
-from models.training import TrainRequest, train
 from runtime.ratelimit import RateLimiter
 from runtime.tokens import mint
 from runtime.traffic import ModelTraffic
@@ -25,18 +23,6 @@ ENVIRONMENTS = Environments(environments={
     "production": {"upstream": "dev", "soak": SOAK_S, "approval": {"role": "approver", "four_eyes": True},
                    "rollout": {"canary": {"steps": [10, 100]}}},
 })  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    from models.demo import write
-
-    root = tmp_path_factory.mktemp("promotions")
-    write(root / "demo")
-    store = ModelStore(str(root / "models"))
-    for detector in ("iforest", "hbos"):
-        train(TrainRequest("fraud", detector, str(root / "demo" / "train.csv"), params={}), store)
-    return store
 
 
 class Clock:
