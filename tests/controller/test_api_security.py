@@ -15,7 +15,7 @@ from runtime.ratelimit import RateLimiter
 from runtime.tokens import MAX_TTL_S, mint, token_id
 from runtime.traffic import ModelTraffic
 from tests.controller.doubles import TargetDouble
-from tests.controller.test_api import SECRET, bearer, models  # noqa: F401 (the module's model store)
+from tests.controller.test_api import SECRET, bearer
 
 KUBERAY = {"kind": "kuberay", "namespace": "serving", "rayservice": "raynomaly"}
 
