@@ -27,6 +27,8 @@ from controller.api.openapi import (
 )
 from controller.api.promotions import promotion_routes
 from controller.api.refusals import Refusals
+from controller.api.registry import registry_routes
+from controller.api.targets import resolve, target_ref
 from controller.api.telemetry import AuditCollector, RolloutCollector
 from controller.environments.promotion import Promotions
 from controller.environments.spec import DEFAULTS, Environments
@@ -38,11 +40,9 @@ from controller.rollouts.flat import nest
 from controller.rollouts.spec import COMMANDS, RolloutSpec
 from controller.sources.alerts import AlertSource, NoAlerts
 from controller.store.spec import RolloutStore
-from controller.targets.registry import TARGETS
 from controller.targets.spec import Target, TargetRef
 from models.drift import bin_counts
 from models.errors import ModelNotFound
-from models.manifest import Manifest
 from models.store import ModelStore, check_name
 from runtime.conflict import Conflict
 from runtime.ratelimit import RateLimiter
@@ -134,6 +134,7 @@ def create_app(services: Services) -> FastAPI:
         "reading": {**PROTECTED, **MISSING, **UNAVAILABLE},
     }
     app.include_router(promotion_routes(promotions, viewer, deployer, versions_change, answers))
+    app.include_router(registry_routes(services, viewer, answers))
 
     async def translate(request: Request, error: Exception):
         status = http_status(error)
@@ -174,20 +175,6 @@ def create_app(services: Services) -> FastAPI:
         registry.register(audit_chain)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/v1/models", dependencies=[Depends(viewer)], responses={**PROTECTED, **UNAVAILABLE})
-    def models(ref: TargetRef = Depends(target_ref)) -> list[dict]:
-        where = _target(services, ref)
-        return [_model(services, name, where) for name in services.models.models()]
-
-    @app.get(
-        "/api/v1/models/{model}/versions", dependencies=[Depends(viewer)], responses={**PROTECTED, **MISSING}
-    )
-    def versions(model: str) -> list[dict]:
-        check_name(model)
-        if model not in services.models.models():
-            raise ModelNotFound(f"no model {model!r} in {services.models.uri}")
-        return [_version(services.models.manifest(model, v)) for v in services.models.versions(model)]
-
     @app.post("/api/v1/models/{model}/deploy", status_code=201,
               responses={**CHANGING, **MISSING, **UNAVAILABLE, **UNREADABLE})  # fmt: skip
     def deploy(model: str, request: DeployRequest, who: Principal = Depends(deployer)) -> dict:
@@ -196,13 +183,13 @@ def create_app(services: Services) -> FastAPI:
         with versions_change:
             manifest = services.models.manifest(model, spec.candidate)  # refuses unknown or tampered ones
             bins = bin_counts(manifest.feature_names, manifest.feature_bins)
-            served = _target(services, spec.target).served(model)
+            served = resolve(services.targets, spec.target).served(model)
             rollout = new_rollout(spec, served, services.clock(), bins)
             return store.create(rollout, who.subject).model_dump(mode="json")
 
     def delete(model: str, version: int | None, ref: TargetRef, who: Principal) -> dict:
         check_name(model)
-        where = _target(services, ref)
+        where = resolve(services.targets, ref)
         with versions_change:
             chosen = [version] if version is not None else services.models.versions(model)
             if not chosen:
@@ -281,40 +268,11 @@ def create_app(services: Services) -> FastAPI:
     return app
 
 
-def target_ref(
-    target: str = "local", namespace: str | None = None, rayservice: str | None = None
-) -> TargetRef:
-    """The target a request names in its query (`?target=kuberay&namespace=..&rayservice=..`)."""
-    return TargetRef(kind=target, namespace=namespace, rayservice=rayservice)
-
-
-def _target(services: Services, ref: TargetRef) -> Target:
-    """The target `ref` names; ValueError (a client's mistake) listing the targets there are."""
-    if ref.kind not in TARGETS:
-        raise ValueError(f"unknown target {ref.kind!r}; choose one of {', '.join(TARGETS)}")
-    return services.targets(ref)
-
-
 def _get(store: RolloutStore, rollout_id: str):
     record = store.get(rollout_id)
     if record is None:
         raise LookupError(f"no rollout {rollout_id!r}; list them with 'raynomaly rollout history'")
     return record
-
-
-def _model(services: Services, name: str, target: Target) -> dict:
-    """A model's versions in the store and its traffic on `target`."""
-    traffic = target.served(name).traffic
-    return {
-        "model": name,
-        "versions": services.models.versions(name),
-        "traffic": traffic.model_dump(mode="json") if traffic else None,
-    }
-
-
-def _version(manifest: Manifest) -> dict:
-    keys = {"model", "version", "detector", "backend", "n_features", "threshold", "created_at"}
-    return manifest.model_dump(mode="json", include=keys)
 
 
 def _validation_text(error: ValidationError | RequestValidationError) -> str:

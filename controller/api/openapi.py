@@ -32,6 +32,7 @@ class StatusBody(BaseModel):
 INVALID = {422: _answer("A parameter or the body is invalid; the detail names the field and bound.")}
 UNREADABLE = {400: _answer("The body is not JSON text (not UTF-8, say); send a JSON object.")}
 MISSING = {404: _answer("No such model, version or rollout; the detail says how to list them.")}
+TAMPERED = {409: _answer("A version's manifest does not verify (edited, or signed by an unknown key).")}
 UNAVAILABLE = {
     503: _answer("The target or the model store did not answer; retry, or check 'raynomaly status'.")
 }

@@ -7,13 +7,14 @@ client. Errors are reported through one table (`controller/cli/errors.py`).
 
 import typer
 
-from controller.cli import batch, kuberay, loadtest, models, monitor, promotions, rollouts, runtime
+from controller.cli import batch, history, kuberay, loadtest, models, monitor, promotions, rollouts, runtime
 
 app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     help="raynomaly: serve anomaly-detection models on Ray Serve and roll out new versions safely.",
 )
+history.register(models.app)
 app.add_typer(models.app, name="models")
 app.add_typer(batch.app, name="batch")
 runtime.register(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from controller.analysis.verdict import Verdict
+from controller.analysis.verdict import Look, Verdict
 from controller.audit import AuditEntry, Verification
 from controller.environments.records import Approval
 from controller.rollouts.spec import Rollout
@@ -37,6 +37,10 @@ class RolloutStore(Protocol):
 
     def latest_verdict(self, rollout_id: str) -> Verdict | None:
         """The verdict of the rollout's latest recorded look, or None before its first."""
+
+    def latest_look(self, rollout_id: str) -> Look | None:
+        """The rollout's latest recorded look (its verdict and each version's figures in the
+        window), or None before its first."""
 
     def audit(self, since: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """Audit entries from `since` on, oldest first."""

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from controller.analysis.verdict import VERDICT, Verdict
+from controller.analysis.verdict import VERDICT, Look, Verdict
 from controller.audit import GENESIS, AuditEntry, Checkpoint, Verification, entry_mac, is_keyed, verify
 from controller.environments.records import Approval
 from controller.rollouts.spec import Rollout
@@ -173,6 +173,14 @@ class SqliteStore:
         query = "SELECT detail FROM events WHERE rollout = ? AND kind = ? ORDER BY seq DESC LIMIT 1"
         row = self._connection().execute(query, (rollout_id, VERDICT)).fetchone()
         return Verdict.from_dict(json.loads(row[0])) if row else None
+
+    def latest_look(self, rollout_id: str) -> Look | None:
+        query = "SELECT ts, name, detail FROM events WHERE rollout = ? AND kind = ? ORDER BY seq DESC LIMIT 1"
+        row = self._connection().execute(query, (rollout_id, VERDICT)).fetchone()
+        if row is None:
+            return None
+        ts, name, detail = row
+        return Look.of({"ts": ts, "kind": VERDICT, "name": name, "detail": json.loads(detail)})
 
     def audit(self, since: int = 0, limit: int = 1000) -> list[AuditEntry]:
         rows = self._connection().execute(

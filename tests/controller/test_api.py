@@ -147,6 +147,8 @@ def test_models_versions_and_metrics(api):
         {
             "model": "fraud",
             "versions": [1, 2],
+            "detector": "hbos",
+            "backend": "numba",
             "traffic": {"weights": {"1": 100}, "shadows": {}, "sticky_header": None, "stable": None},
         }
     ]

@@ -96,6 +96,19 @@ def test_the_latest_verdict_reads_back_as_the_value_recorded(store):
     assert store.latest_verdict("no-such-rollout") is None
 
 
+def test_the_latest_look_reads_back_with_each_versions_figures(store):
+    first = store.create(rollout(), "alice")
+    assert store.latest_look(first.id) is None
+    figures = {"2": {"requests": 40.0, "p50_ms": 3.0, "p99_ms": 9.0, "error_rate": 0.0}, "1": None}
+    earlier = Look(Verdict.of([Measurement("p99_ms", Outcome.SUCCESSFUL, 4.0, 500.0)]), 0)
+    latest = Look(Verdict.of([Measurement("p99_ms", Outcome.FAILED, 900.0, 500.0)]), 1, 30.0, figures)
+    decision = {"ts": 3.0, "kind": "decision", "name": "rollback", "detail": {}}
+    saved = store.save(first, "controller", "hold", [earlier.event(1.0)], {})
+    store.save(saved, "controller", "rollback", [latest.event(2.0), decision], {})
+    assert store.latest_look(first.id) == latest
+    assert store.latest_look("no-such-rollout") is None
+
+
 def test_audit_chain_verifies_and_shows_an_edited_entry(store, tmp_path):
     first = store.create(rollout(), "alice")
     store.save(first.model_copy(update={"command": "abort"}), "bob", "abort", [], {"why": "test"})
