@@ -129,6 +129,14 @@ def test_a_version_goes_from_dev_to_production_only_when_verified_soaked_and_app
     promotion = production["rollout"]["promotion"]
     assert promotion["upstream"]["rollout"] == second["rollout"]["id"] and promotion["ticket"] == "CHG-7"
     assert promotion["upstream"]["verdicts"] == {"Successful": 1}  # the 50% step; 100 promotes
+    history = json.loads(
+        served.cli("models", "history", "sensor", "--environment", "production", "--json").stdout
+    )
+    assert [(p["version"], p["rollout"]) for p in history] == [(2, started["id"]), (1, None)], history
+    versions = control.client.get("/api/v1/models/sensor/versions").json()
+    v2 = next(v for v in versions if v["version"] == 2)
+    assert v2["environments"]["production"]["weight"] == 100 and v2["environments"]["dev"]["weight"] == 100
+    assert {r["environment"] for r in v2["rollouts"]} >= {"dev", "production"}
 
     entries, since = [], 0
     while True:
