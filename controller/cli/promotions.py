@@ -10,6 +10,7 @@ from rich.table import Table
 from controller.cli.errors import reports_errors
 from controller.cli.options import JsonOption, emit, out
 from controller.client import connect
+from controller.rollouts.strategies import DEFAULT, STRATEGIES
 from controller.settings import ControllerSettings
 
 ModelArgument = Annotated[str, typer.Argument(help="Model name.")]
@@ -95,9 +96,7 @@ def environments(as_json: JsonOption = False):
             where = f"kuberay:{target['namespace']}/{target['rayservice']}"
         policy = env["approval"]
         approval = "-" if policy is None else policy["role"] + (", four eyes" if policy["four_eyes"] else "")
-        strategy = next(
-            (k for k in ("canary", "blue_green", "shadow", "rolling") if k in env["rollout"]), "canary"
-        )
+        strategy = next((n for n, s in STRATEGIES.items() if s.field in env["rollout"]), DEFAULT)
         table.add_row(env["name"], where, env["upstream"] or "-", f"{env['soak']:g} s", approval, strategy)
     out.print(table)
 
