@@ -154,7 +154,12 @@ def test_a_canary_on_a_rayservice_waits_out_a_cluster_upgrade_and_succeeds(serve
     patches = [r for r in kuberay.server.requests if r[0] == "PATCH" and "/rayservices/" in r[1]]
     assert patches and all(r[2].startswith("application/json-patch+json") for r in patches)
     status = json.loads(kuberay.cli("rollout", "status", rollout_id, "--json").stdout)
-    assert status["spec"]["target"] == {"kind": "kuberay", "namespace": NAMESPACE, "rayservice": NAME}
+    assert status["spec"]["target"] == {
+        "kind": "kuberay",
+        "namespace": NAMESPACE,
+        "rayservice": NAME,
+        "home": None,
+    }
 
 
 def test_an_image_upgrade_is_left_to_kuberay_then_judged_on_the_new_cluster(served, kuberay):
