@@ -197,10 +197,11 @@ def history(
     if as_json:
         print(json.dumps(rollouts, indent=2))
         return
-    table = Table("id", "model", "versions", "strategy", "phase", "reason", title="rollouts")
+    table = Table("id", "model", "versions", "strategy", "environment", "phase", "reason", title="rollouts")
     for r in rollouts:
         table.add_row(r["id"], r["spec"]["model"], f"v{r['stable']} -> v{r['spec']['candidate']}",
-                      r["spec"]["strategy"], r["phase"], r["reason"])  # fmt: skip
+                      r["spec"]["strategy"], r.get("environment") or "-", r["phase"],
+                      r["reason"])  # fmt: skip
     out.print(table)
 
 

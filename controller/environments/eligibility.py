@@ -148,8 +148,8 @@ def approved(
     others = [a for a in current if a.actor != promoter] if policy.four_eyes else current
     if others:
         return tuple(others), ()
-    ask = (f"'raynomaly approve {model} {version} --for {environment.name} --reason ...' by a "
-           f"{policy.role}")  # fmt: skip
+    ask = (f"'raynomaly approve {model} {version} --for {environment.name} --reason ...' by someone "
+           f"with the {policy.role} role")  # fmt: skip
     if current:
         return (), (
             f"{environment.name} requires four eyes: {promoter} approved v{version} and cannot also "
