@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.analysis.verdict import VERDICT
-from controller.environments.eligibility import Eligibility, eligibility, verified
+from controller.environments.eligibility import Alert, Eligibility, eligibility, verified
 from controller.environments.records import Approval, Promotion, Upstream
 from controller.environments.spec import Environment, Environments
 from controller.rollouts.create import new_rollout
@@ -43,13 +43,17 @@ class Promotions:
         environment = self.environments.get(to)
         self.models.manifest(model, version)  # an unknown or tampered version is refused as such
         rollouts, now = self.store.list(model), self.clock()
-        fired = []
-        if environment.upstream is not None:
-            standing = verified(environment.upstream, model, version, rollouts)
-            if standing.rollout is not None:
-                fired = self.alerts.fired(model, version, standing.since, now)
+        fired = self._fired(environment.upstream, model, version, rollouts, now)
         approvals = self.store.approvals(model, version)
         return eligibility(environment, model, version, rollouts, approvals, promoter, now, fired)
+
+    def _fired(self, upstream: str | None, model: str, version: int, rollouts: list[Rollout],
+               now: float) -> list[Alert]:  # fmt: skip
+        """The alerts about the version since the upstream success it stands on (none without one)."""
+        standing = verified(upstream, model, version, rollouts) if upstream is not None else None
+        if standing is None or standing.rollout is None:
+            return []
+        return self.alerts.fired(model, version, standing.since, now)
 
     def promote(self, model: str, version: int, to: str, reason: str, ticket: str | None,
                 who: Principal) -> Rollout:  # fmt: skip
@@ -87,10 +91,8 @@ class Promotions:
         upstream = None
         if environment.upstream is not None:
             rollouts, now = self.store.list(model), self.clock()
-            standing = verified(environment.upstream, model, version, rollouts)
-            if standing.rollout is not None:
-                fired = self.alerts.fired(model, version, standing.since, now)
-                standing = verified(environment.upstream, model, version, rollouts, fired)
+            fired = self._fired(environment.upstream, model, version, rollouts, now)
+            standing = verified(environment.upstream, model, version, rollouts, fired)
             if standing.rollout is None:
                 self._refused(who, "approve-refused", model, version, environment_name, reason, ticket,
                               ("nothing to approve yet", *standing.reasons))  # fmt: skip

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from controller.api.app import Services, create_app
+from controller.environments.eligibility import Alert
 from controller.environments.spec import Environments
 from controller.rollouts.state import Phase
 from controller.store import open_store
@@ -35,13 +36,32 @@ class Clock:
         return time.time() + self.ahead
 
 
+class Alerts:
+    """An alert source that reports what a test says fired, and what it was asked."""
+
+    checked = True
+
+    def __init__(self):
+        self.firing: list[Alert] = []
+        self.asked: list[tuple] = []
+
+    def fired(self, model: str, version: int, since: float, now: float) -> list[Alert]:
+        self.asked.append((model, version, since))
+        return [a for a in self.firing if (a.model, a.version) == (model, version) and a.at >= since]
+
+
 @pytest.fixture
-def api(models, tmp_path):
+def alerts() -> Alerts:
+    return Alerts()
+
+
+@pytest.fixture
+def api(models, tmp_path, alerts):
     store, clock = open_store(str(tmp_path / "rollouts.db")), Clock()
     services = Services(
         store=store, targets=lambda ref: TargetDouble(ModelTraffic(weights={1: 100})), models=models,
         secret=SECRET, limiter=RateLimiter(rate=100.0, burst=100), alive=lambda: True, clock=clock,
-        environments=ENVIRONMENTS,
+        environments=ENVIRONMENTS, alerts=alerts,
     )  # fmt: skip
     return TestClient(create_app(services)), store, clock
 
@@ -190,3 +210,22 @@ def test_environments_and_approvals_are_listed(api):
         "/api/v1/approvals", params={"model": "fraud"}, headers=as_("viewer", "vic")
     ).json()
     assert [(a["actor"], a["environment"], a["version"]) for a in approvals] == [("alice", "production", 2)]
+
+
+def test_an_alert_about_the_version_since_its_success_upstream_blocks_approval_and_promotion(api, alerts):
+    client, store, clock = api
+    dev = promote(client, "dev", BOB).json()
+    finish(store, dev["id"])
+    succeeded = store.get(dev["id"]).updated
+    assert approve(client, "production", ALICE).status_code == 201
+    alerts.firing.append(Alert("RaynomalyScoreDrift", "fraud", 2, succeeded + 1))
+    clock.ahead = SOAK_S + 1
+    blocked = promote(client, "production", BOB)
+    assert blocked.status_code == 409 and "RaynomalyScoreDrift fired about v2" in blocked.json()["detail"]
+    refused = approve(client, "production", ALICE)
+    assert refused.status_code == 409 and "nothing to approve yet" in refused.json()["detail"]
+    assert ("fraud", 2, succeeded) in alerts.asked  # asked from the success on, not before
+
+    alerts.firing.clear()
+    allowed = promote(client, "production", BOB)
+    assert allowed.status_code == 201 and allowed.json()["promotion"]["alerts_checked"] is True
