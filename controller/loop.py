@@ -40,6 +40,8 @@ LOOK_S = 5.0
 a regression is rolled back as soon as it shows rather than when the window closes."""
 PROBE_EVERY_S = 5.0
 """How often a rollout paused for unreachable metrics asks the source again."""
+REPEAT_WARNING_S = 60.0
+"""How often a target's lasting failure is logged again (it is retried every tick)."""
 
 
 class Controller:
@@ -59,6 +61,7 @@ class Controller:
         """The source of each target where targets differ (another local runtime), else `source`."""
         self._gate, self._clock = gate, clock
         self._probed: dict[str, float] = {}  # model -> when the source was last probed (a throttle)
+        self._failing: dict[str, tuple[str, float]] = {}  # rollout -> the target's failure last logged, when
         # Between the windows' closing looks (which persist both in the record), per rollout: when it
         # was last looked at, and the judges' lowest p-values so far (for display only).
         self._looked: dict[str, float] = {}
@@ -83,9 +86,21 @@ class Controller:
             except Waiting as e:  # the decision is recorded, not applied: applied once the target can
                 self._wait(self.store.get(rollout.id), str(e))
             except (TargetError, DeployFailed) as e:
-                logger.warning("rollout %s: the target failed, retrying next tick: %s", rollout.id, e)
+                self._target_failed(rollout.id, str(e))
+                continue
             except Exception:
                 logger.exception("rollout %s: tick failed; retrying next tick", rollout.id)
+            if self._failing.pop(rollout.id, None) is not None:
+                logger.info("rollout %s: the target answers again", rollout.id)
+
+    def _target_failed(self, rollout_id: str, why: str) -> None:
+        """Log a target failure when it starts or changes, then every `REPEAT_WARNING_S` while it
+        lasts (each tick retries it: twice a second while a runtime is down)."""
+        now = self._clock()
+        last = self._failing.get(rollout_id)
+        if last is None or last[0] != why or now - last[1] >= REPEAT_WARNING_S:
+            logger.warning("rollout %s: the target failed, retrying every tick: %s", rollout_id, why)
+            self._failing[rollout_id] = (why, now)
 
     def step(self, rollout: Rollout) -> None:
         """Carry one rollout forward as far as it can go now."""

@@ -5,7 +5,7 @@ import math
 
 from controller.analysis.window import Snapshot, series_key
 from controller.sources.spec import SourceUnavailable
-from controller.targets.spec import Served, Waiting
+from controller.targets.spec import Served, TargetError, Waiting
 from runtime.series import (
     AGREE,
     AGREEMENT,
@@ -27,7 +27,8 @@ from runtime.traffic import ModelTraffic
 
 class TargetDouble:
     """Applies instantly; while `busy` names a reason (a cluster upgrade, say) it refuses changes
-    with Waiting and reports that reason as not ready."""
+    with Waiting and reports that reason as not ready; while `down` names one, every change fails
+    with TargetError."""
 
     name = "double"
 
@@ -35,6 +36,7 @@ class TargetDouble:
         self.traffic, self.options, self.applied = traffic, {}, []
         self.crash_on_apply = False
         self.busy: str | None = None
+        self.down: str | None = None
 
     def served(self, model: str) -> Served:
         return Served(self.traffic, dict(self.options))
@@ -44,6 +46,8 @@ class TargetDouble:
             raise Killed("controller killed between recording and applying")
         if self.busy is not None:
             raise Waiting(f"weights wait: {self.busy}")
+        if self.down is not None:
+            raise TargetError(self.down)
         self.traffic = traffic
         self.options |= options
         self.applied.append(None if traffic is None else (dict(traffic.weights), dict(traffic.shadows)))

@@ -185,3 +185,19 @@ def test_blue_green_switches_back_when_the_promoted_version_regresses(world):
     source.latency_ms[2] = 60.0  # a regression that starts after the switch
     drive(controller, source, clock, 30)
     assert store.get(rollout_id).phase == Phase.ROLLED_BACK and target.traffic.weights == {1: 100}
+
+
+def test_a_target_that_stays_down_is_logged_when_it_fails_then_once_a_minute_and_when_it_answers(
+    world, caplog
+):
+    store, source, controller, rollout_id = start(world, {1: 4.0, 2: 4.0}, steps=[10, 50, 100])
+    world[1].down = "cannot reach the Ray dashboard at http://127.0.0.1:8265"
+    with caplog.at_level("INFO", logger="raynomaly.controller"):
+        drive(controller, source, world[2], 150, tick_s=0.5)  # 300 ticks, each one retrying
+        failed = [r for r in caplog.records if "the target failed" in r.getMessage()]
+        assert len(failed) == 3  # at 0, 60 and 120 s
+        assert not store.get(rollout_id).applied and not world[1].applied  # recorded, never applied
+        world[1].down = None
+        drive(controller, source, world[2], 2, tick_s=0.5)
+    assert [r for r in caplog.records if "the target answers again" in r.getMessage()]
+    assert store.get(rollout_id).phase == Phase.PROGRESSING and world[1].traffic.weights == {1: 90, 2: 10}
