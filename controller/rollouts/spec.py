@@ -80,6 +80,11 @@ class RolloutSpec(BaseModel):
         kind = STRATEGIES[given[0]].target_kind
         if kind is not None and self.target.kind != kind:
             raise ValueError(f"{given[0]} runs on a {kind} target only: use --target {kind}")
+        if self.loadtest is not None and self.target.home is not None:
+            raise ValueError(
+                f"loadtest: the load-test gate sends load to the controller's own runtime, not to "
+                f"{self.target.home}; drop loadtest for this target and send traffic there"
+            )
         return self
 
     @computed_field

@@ -7,7 +7,7 @@ from controller.analysis.loadtest import LoadTest, parse_duration
 from controller.rollouts.create import RolloutRefused, new_rollout
 from controller.rollouts.spec import RolloutSpec
 from controller.settings import ControllerSettings
-from controller.targets.spec import Served
+from controller.targets.spec import Served, TargetRef
 from runtime.desired import ScorerOptions
 from runtime.traffic import ModelTraffic
 
@@ -128,3 +128,10 @@ def test_controller_settings_from_the_environment(tmp_path):
     assert settings.client_token() is None
     with pytest.raises(ValueError, match="RAYNOMALY_RATE_LIMIT='fast' is not a valid float"):
         ControllerSettings.resolve({"RAYNOMALY_RATE_LIMIT": "fast"})
+
+
+def test_the_load_test_gate_is_refused_on_another_local_runtime():
+    gate = LoadTest.parse("users=4,duration=30s,p99=200")
+    with pytest.raises(ValueError, match="load-test gate sends load to the controller's own runtime"):
+        RolloutSpec(model="fraud", candidate=2, loadtest=gate, target=TargetRef(home="/srv/staging"))
+    assert RolloutSpec(model="fraud", candidate=2, loadtest=gate).loadtest == gate
