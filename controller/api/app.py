@@ -18,6 +18,7 @@ from controller.api.errors import STATUS, headers_of, http_status
 from controller.api.guard import guard
 from controller.api.openapi import (
     CHANGING,
+    LARGEST,
     MISSING,
     PROMETHEUS,
     PROTECTED,
@@ -52,8 +53,6 @@ MIN_INTERVAL_S = 1.0
 """The shortest analysis window a deploy may ask for: shorter ones only measure noise and load the
 metric source."""
 MAX_AUDIT_PAGE = 10_000
-LAST_SEQ = 2**63 - 1
-"""SQLite's largest integer: the furthest an audit page can start."""
 
 
 @dataclass
@@ -244,7 +243,7 @@ def create_app(services: Services) -> FastAPI:
 
     @app.get("/api/v1/audit", dependencies=[Depends(admin)], responses=PROTECTED)
     def audit(
-        since: int = Query(0, ge=0, le=LAST_SEQ),
+        since: int = Query(0, ge=0, le=LARGEST),
         limit: int = Query(1000, ge=1, le=MAX_AUDIT_PAGE),
         full: bool = Query(False, description="Verify the whole log, not only what was added since."),
     ) -> dict:

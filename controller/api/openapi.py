@@ -11,6 +11,11 @@ BEARER = HTTPBearer(
 )
 
 
+LARGEST = 2**63 - 1
+"""SQLite's largest integer: the bound of every number a route stores or looks up (a version, an
+audit entry, a page's start), so a bigger one is a 422, not an overflow."""
+
+
 class ErrorBody(BaseModel):
     """Every error answer of the control API."""
 

@@ -7,12 +7,11 @@ from collections.abc import Callable
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.api.openapi import LARGEST
 from controller.environments.promotion import Promotions
 from models.store import check_name
 from runtime.tokens import Principal
 
-MAX_VERSION = 2**63 - 1
-"""The largest version number the store can hold (SQLite's integer)."""
 TEXT = 2000
 """The longest reason or ticket recorded."""
 
@@ -52,7 +51,7 @@ def promotion_routes(promotions: Promotions, viewer: Callable, deployer: Callabl
                 "environments": [e.model_dump(mode="json") for e in known.environments.values()]}  # fmt: skip
 
     @router.get("/models/{model}/versions/{version}/eligibility", responses=reading)
-    def eligibility(model: str, version: int = Path(ge=1, le=MAX_VERSION), to: str = Query(min_length=1),
+    def eligibility(model: str, version: int = Path(ge=1, le=LARGEST), to: str = Query(min_length=1),
                     promoter: str | None = None, who: Principal = Depends(viewer)) -> dict:  # fmt: skip
         """Whether the version may be promoted to `to` now (by `promoter`, default the caller), each
         reason it may not, and the evidence it would rest on."""
@@ -64,7 +63,7 @@ def promotion_routes(promotions: Promotions, viewer: Callable, deployer: Callabl
                 "approvals": [a.model_dump(mode="json") for a in standing.approvals]}  # fmt: skip
 
     @router.post("/models/{model}/versions/{version}/approve", status_code=201, responses=changing)
-    def approve(request: ApproveRequest, model: str, version: int = Path(ge=1, le=MAX_VERSION),
+    def approve(request: ApproveRequest, model: str, version: int = Path(ge=1, le=LARGEST),
                 who: Principal = Depends(deployer)) -> dict:  # fmt: skip
         """Approve the version for an environment (the environment's approver role, bound to the
         upstream success it rests on); audited."""
@@ -76,13 +75,13 @@ def promotion_routes(promotions: Promotions, viewer: Callable, deployer: Callabl
 
     @router.get("/approvals", dependencies=[Depends(viewer)], responses=reading)
     def approvals(
-        model: str | None = None, version: int | None = Query(None, ge=1, le=MAX_VERSION)
+        model: str | None = None, version: int | None = Query(None, ge=1, le=LARGEST)
     ) -> list[dict]:
         """Approvals, oldest first."""
         return [a.model_dump(mode="json") for a in promotions.store.approvals(model, version)]
 
     @router.post("/models/{model}/versions/{version}/promote", status_code=201, responses=changing)
-    def promote(request: PromoteRequest, model: str, version: int = Path(ge=1, le=MAX_VERSION),
+    def promote(request: PromoteRequest, model: str, version: int = Path(ge=1, le=LARGEST),
                 who: Principal = Depends(deployer)) -> dict:  # fmt: skip
         """Start the environment's rollout of the version, if it is eligible (409 naming every reason
         it is not); the promotion, its evidence and any refusal are audited."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from controller.api.openapi import TAMPERED
+from controller.api.openapi import LARGEST, TAMPERED
 from controller.api.targets import resolve, target_ref
 from controller.api.versions import version_record, where_served
 from controller.environments.history import Period, environment_of, first_known, periods, serving_at
@@ -20,8 +20,6 @@ from models.store import check_name
 if TYPE_CHECKING:
     from controller.api.app import Services
 
-LAST = 2**63 - 1
-"""SQLite's largest integer: the furthest a page can start."""
 LAST_TIME = 253402300799.0
 """9999-12-31T23:59:59Z, the last instant a time can name."""
 TEXT = 200
@@ -53,7 +51,7 @@ def registry_routes(services: "Services", viewer: Callable, responses: dict) -> 
         detector: str | None = Query(None, max_length=TEXT, description="Only this newest detector."),
         backend: str | None = Query(None, max_length=TEXT, description="Only this newest backend."),
         limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0, le=LAST),
+        offset: int = Query(0, ge=0, le=LARGEST),
         ref: TargetRef = Depends(target_ref),
     ) -> list[dict]:
         """The models (newest version's detector and backend, every version, traffic on `target`),
