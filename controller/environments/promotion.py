@@ -40,8 +40,10 @@ class Promotions:
 
     def standing(self, model: str, version: int, to: str, promoter: str) -> Eligibility:
         """Whether `promoter` may promote the version to `to` now, and on what evidence."""
-        environment = self.environments.get(to)
         self.models.manifest(model, version)  # an unknown or tampered version is refused as such
+        return self._standing(self.environments.get(to), model, version, promoter)
+
+    def _standing(self, environment: Environment, model: str, version: int, promoter: str) -> Eligibility:
         rollouts, now = self.store.list(model), self.clock()
         fired = self._fired(environment.upstream, model, version, rollouts, now)
         approvals = self.store.approvals(model, version)
@@ -59,11 +61,11 @@ class Promotions:
                 who: Principal) -> Rollout:  # fmt: skip
         """Start `to`'s rollout of the version; PromotionRefused naming every reason it may not."""
         environment = self.environments.get(to)
-        standing = self.standing(model, version, to, who.subject)
+        manifest = self.models.manifest(model, version)  # an unknown or tampered version is refused as such
+        standing = self._standing(environment, model, version, who.subject)
         if not standing.allowed:
             self._refused(who, "promote-refused", model, version, to, reason, ticket, standing.reasons)
         spec = environment.spec(model, version)
-        manifest = self.models.manifest(model, version)
         promotion = Promotion(
             environment=to, reason=reason, ticket=ticket, upstream=self._upstream(standing, environment),
             approvals=[f"{a.id} by {a.actor}" for a in standing.approvals],

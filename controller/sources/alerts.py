@@ -8,7 +8,7 @@ from typing import Protocol
 import httpx
 
 from controller.environments.eligibility import Alert
-from controller.sources.spec import SourceUnavailable
+from controller.sources.prometheus import answer
 from runtime.series import MODEL, VERSION
 
 MAX_POINTS = 1000
@@ -44,19 +44,12 @@ class PrometheusAlerts:
         step = max(1, math.ceil((now - start) / MAX_POINTS))
         query = f'ALERTS{{alertstate="firing",{MODEL}="{model}",{VERSION}="{version}"}}'
         params = {"query": query, "start": f"{start:.3f}", "end": f"{now:.3f}", "step": f"{step}s"}
-        try:
-            response = self._client.get(f"{self.url}/api/v1/query_range", params=params)
-            response.raise_for_status()
-            body = response.json()
-        except (httpx.HTTPError, ValueError) as e:
-            raise SourceUnavailable(f"cannot ask Prometheus at {self.url} for alerts: {e}") from e
-        if body.get("status") != "success" or body.get("data", {}).get("resultType") != "matrix":
-            raise SourceUnavailable(f"Prometheus at {self.url} answered {body.get('error', body)!r}")
+        result = answer(self._client, self.url, "query_range", params, "matrix", " for alerts")
         return [
             Alert(
                 series["metric"].get("alertname", "an alert"), model, version, float(series["values"][0][0])
             )
-            for series in body["data"]["result"]
+            for series in result
             if series.get("values")
         ]
 

@@ -21,17 +21,24 @@ class PrometheusSource:
         self._client = httpx.Client(timeout=10.0, transport=transport)
 
     def snapshot(self, model: str) -> Snapshot:
-        try:
-            response = self._client.get(f"{self.url}/api/v1/query", params={"query": query_for(model)})
-            response.raise_for_status()
-            body = response.json()
-        except (httpx.HTTPError, ValueError) as e:
-            raise SourceUnavailable(f"cannot query Prometheus at {self.url}: {e}") from e
-        if body.get("status") != "success" or body.get("data", {}).get("resultType") != "vector":
-            raise SourceUnavailable(f"Prometheus at {self.url} answered {body.get('error', body)!r}")
+        result = answer(self._client, self.url, "query", {"query": query_for(model)}, "vector")
         snapshot = {}
-        for series in body["data"]["result"]:
+        for series in result:
             labels = dict(series["metric"])
             key = series_key(labels.pop("__name__"), labels)
             snapshot[key] = snapshot.get(key, 0.0) + float(series["value"][1])
         return snapshot
+
+
+def answer(client: httpx.Client, url: str, api: str, params: dict, kind: str, purpose: str = "") -> list:
+    """The result of one HTTP API call (`api`: query, query_range) of the Prometheus at `url`, whose
+    result type must be `kind`; SourceUnavailable saying what failed (the one translation of both)."""
+    try:
+        response = client.get(f"{url}/api/v1/{api}", params=params)
+        response.raise_for_status()
+        body = response.json()
+    except (httpx.HTTPError, ValueError) as e:
+        raise SourceUnavailable(f"cannot query Prometheus at {url}{purpose}: {e}") from e
+    if body.get("status") != "success" or body.get("data", {}).get("resultType") != kind:
+        raise SourceUnavailable(f"Prometheus at {url} answered {body.get('error', body)!r}")
+    return body["data"]["result"]
